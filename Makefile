@@ -1,0 +1,45 @@
+# The two commands: `make run` (serve) and `make test` (the whole suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+# Tests run against real PostgreSQL and Redis on their standard local ports.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/contests
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) REDIS_KEY_PREFIX=test \
+	SECRET_KEY=test-only-secret-key DEBUG=false ALLOWED_HOSTS=localhost,127.0.0.1,testserver
+
+# Heartbeat: protocol-level pings every 30 s, a socket that does not answer in 30 s is dropped.
+DAPHNE_FLAGS := --ping-interval 30 --ping-timeout 30 --proxy-headers
+
+.PHONY: venv run test lint format clean
+
+venv: $(BIN)/.installed
+
+$(BIN)/.installed: requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+run: venv
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed_demo
+	DEBUG=$${DEBUG:-true} $(BIN)/daphne $(DAPHNE_FLAGS) -b $${HOST:-127.0.0.1} -p $(PORT) contestsite.asgi:application
+
+test: venv
+	@$(TEST_ENV) $(BIN)/python scripts/check_services.py
+	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles

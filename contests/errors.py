@@ -1,0 +1,84 @@
+"""Domain errors. Each carries the protocol's error code (docs/PROTOCOL.md), so the
+WebSocket consumer and the REST API translate them without knowing the rules."""
+
+from __future__ import annotations
+
+
+class ContestError(Exception):
+    code = "INTERNAL_ERROR"
+    http_status = 400
+    default_message = "The request could not be completed."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.default_message)
+        self.message = message or self.default_message
+
+
+class ContestNotFound(ContestError):
+    code = "CONTEST_NOT_FOUND"
+    http_status = 404
+    default_message = "No contest has this id."
+
+
+class ContestNotActive(ContestError):
+    code = "CONTEST_NOT_ACTIVE"
+    http_status = 409
+    default_message = "The contest is not running."
+
+
+class ContestFull(ContestError):
+    code = "CONTEST_FULL"
+    http_status = 409
+    default_message = "The contest has reached its maximum number of participants."
+
+
+class ContestClosed(ContestError):
+    """Registration for a contest that is over (completed or cancelled)."""
+
+    code = "CONTEST_NOT_ACTIVE"
+    http_status = 409
+    default_message = "The contest is over; it takes no new participants."
+
+
+class NotRegistered(ContestError):
+    code = "NOT_REGISTERED"
+    http_status = 403
+    default_message = "You are not registered for this contest."
+
+
+class QuestionNotFound(ContestError):
+    code = "QUESTION_NOT_FOUND"
+    http_status = 404
+    default_message = "This contest has no question with this id."
+
+
+class QuestionClosed(ContestError):
+    code = "QUESTION_CLOSED"
+    http_status = 409
+    default_message = "This question is not open for answers."
+
+
+class DuplicateSubmission(ContestError):
+    code = "DUPLICATE_SUBMISSION"
+    http_status = 409
+    default_message = "You have already answered this question."
+
+
+class InvalidAnswer(ContestError):
+    code = "INVALID_ANSWER"
+    http_status = 400
+    default_message = "The answer does not fit this question."
+
+
+class InvalidTransition(ContestError):
+    """An organizer action that the contest's current state does not allow."""
+
+    code = "INVALID_TRANSITION"
+    http_status = 409
+    default_message = "The contest's state does not allow this action."
+
+
+class ContestLocked(ContestError):
+    code = "CONTEST_LOCKED"
+    http_status = 409
+    default_message = "Questions of a contest that has started cannot be edited."

@@ -1,0 +1,288 @@
+"""The contest domain: contests, their questions and choices, participants, submissions.
+
+Live state of a running contest (which question is open, its deadline, the pause) lives
+on the Contest row as absolute UTC instants, so any process can continue a contest after
+another stopped. Transitions of that state are conditional updates in contests.services.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Sequence
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+# Readable aloud and typable: no 0/O, 1/I/L.
+JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+JOIN_CODE_LENGTH = 6
+# The leaderboard packs score and time into one exact float; this bound keeps them exact
+# (see leaderboard/ranking.py).
+MAX_QUESTIONS_PER_CONTEST = 100
+MAX_TEXT_ANSWER_LENGTH = 200
+
+
+def generate_join_code() -> str:
+    return "".join(secrets.choice(JOIN_CODE_ALPHABET) for _ in range(JOIN_CODE_LENGTH))
+
+
+class Contest(models.Model):
+    class Status(models.TextChoices):
+        UPCOMING = "upcoming"
+        ACTIVE = "active"
+        COMPLETED = "completed"
+        CANCELLED = "cancelled"
+
+    class ScoringMode(models.TextChoices):
+        SPEED = "speed", "Speed (faster correct answers score more)"
+        FIXED = "fixed", "Fixed (full points for a correct answer)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.UPCOMING, db_index=True
+    )
+    start_time = models.DateTimeField(
+        null=True, blank=True, help_text="Scheduled start (UTC). Empty: started by hand."
+    )
+    join_code = models.CharField(
+        max_length=JOIN_CODE_LENGTH, unique=True, default=generate_join_code, editable=False
+    )
+    scoring_mode = models.CharField(
+        max_length=8, choices=ScoringMode.choices, default=ScoringMode.SPEED
+    )
+    intermission_seconds = models.PositiveIntegerField(
+        default=5, validators=[MaxValueValidator(600)]
+    )
+    requires_registration = models.BooleanField(
+        default=False,
+        help_text="Off: joining over the WebSocket registers the player. "
+        "On: players must register through the API first.",
+    )
+    max_participants = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+
+    # Live state. current_question_index is the 1-based position of the question that
+    # is open (question_open) or was the last to close; 0 before the first opens.
+    current_question_index = models.PositiveIntegerField(default=0, editable=False)
+    question_open = models.BooleanField(default=False, editable=False)
+    question_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    question_deadline = models.DateTimeField(null=True, blank=True, editable=False)
+    next_question_at = models.DateTimeField(null=True, blank=True, editable=False)
+    paused_at = models.DateTimeField(null=True, blank=True, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    ended_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="contests_created",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "start_time"])]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.join_code})"
+
+    @property
+    def is_editable(self) -> bool:
+        """Questions and choices are frozen once a contest has left 'upcoming'."""
+        return self.status == self.Status.UPCOMING
+
+    @property
+    def is_paused(self) -> bool:
+        return self.paused_at is not None
+
+    def ordered_questions(self) -> list[Question]:
+        return list(self.questions.order_by("order", "id"))
+
+    def estimated_duration_seconds(self, questions: Sequence[Question] | None = None) -> int:
+        questions = self.ordered_questions() if questions is None else questions
+        total = sum(q.time_limit_seconds for q in questions)
+        return total + self.intermission_seconds * max(len(questions) - 1, 0)
+
+    def question_is_live(self, position: int) -> bool:
+        """True if the question at this 1-based position has been shown to players."""
+        if self.status == self.Status.COMPLETED:
+            return True
+        return self.status == self.Status.ACTIVE and position <= self.current_question_index
+
+    def question_is_closed(self, position: int) -> bool:
+        """True once the question at this position can have its answer revealed."""
+        if self.status == self.Status.COMPLETED:
+            return True
+        if self.status != self.Status.ACTIVE:
+            return False
+        if position < self.current_question_index:
+            return True
+        return position == self.current_question_index and not self.question_open
+
+
+class Question(models.Model):
+    class Type(models.TextChoices):
+        SINGLE_CHOICE = "single_choice"
+        MULTIPLE_CHOICE = "multiple_choice"
+        NUMERIC = "numeric"
+        TEXT = "text"
+
+    CHOICE_TYPES = (Type.SINGLE_CHOICE, Type.MULTIPLE_CHOICE)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    contest = models.ForeignKey(Contest, on_delete=models.CASCADE, related_name="questions")
+    order = models.PositiveIntegerField(default=0)
+    type = models.CharField(max_length=16, choices=Type.choices, default=Type.SINGLE_CHOICE)
+    text = models.TextField()
+    points = models.PositiveIntegerField(default=1000, validators=[MaxValueValidator(10_000)])
+    time_limit_seconds = models.PositiveIntegerField(
+        default=20, validators=[MinValueValidator(5), MaxValueValidator(600)]
+    )
+    numeric_answer = models.DecimalField(max_digits=24, decimal_places=6, null=True, blank=True)
+    numeric_tolerance = models.DecimalField(
+        max_digits=24,
+        decimal_places=6,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    accepted_answers = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Text questions: the accepted answers, matched ignoring case and spacing.",
+    )
+
+    class Meta:
+        ordering = ["order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["contest", "order"], name="question_unique_order"),
+            models.CheckConstraint(
+                condition=models.Q(points__lte=10_000), name="question_points_range"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(time_limit_seconds__gte=5, time_limit_seconds__lte=600),
+                name="question_time_limit_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Q{self.order}: {self.text[:60]}"
+
+    def clean(self) -> None:
+        if self.contest_id and not self.contest.is_editable:
+            raise ValidationError("Questions of a contest that has started cannot be edited.")
+        errors: dict[str, str] = {}
+        if self.type == self.Type.NUMERIC and self.numeric_answer is None:
+            errors["numeric_answer"] = "A numeric question needs its answer."
+        if self.type == self.Type.TEXT:
+            answers = self.accepted_answers
+            if (
+                not isinstance(answers, list)
+                or not answers
+                or not all(isinstance(a, str) and a.strip() for a in answers)
+            ):
+                errors["accepted_answers"] = (
+                    "A text question needs a list of at least one non-empty accepted answer."
+                )
+            elif any(len(a) > MAX_TEXT_ANSWER_LENGTH for a in answers):
+                errors["accepted_answers"] = (
+                    f"Accepted answers are at most {MAX_TEXT_ANSWER_LENGTH} characters."
+                )
+        if errors:
+            raise ValidationError(errors)
+
+    @classmethod
+    def validate_choices(cls, question_type: str, choices: Sequence[tuple[str, bool]]) -> None:
+        """The rules that need a question's choices together: (text, is_correct) pairs."""
+        correct = sum(1 for _, is_correct in choices if is_correct)
+        if question_type == cls.Type.SINGLE_CHOICE:
+            if len(choices) < 2:
+                raise ValidationError("A single-choice question needs at least two choices.")
+            if correct != 1:
+                raise ValidationError(
+                    f"A single-choice question needs exactly one correct choice (it has {correct})."
+                )
+        elif question_type == cls.Type.MULTIPLE_CHOICE:
+            if len(choices) < 2:
+                raise ValidationError("A multiple-choice question needs at least two choices.")
+            if correct < 1:
+                raise ValidationError(
+                    "A multiple-choice question needs at least one correct choice."
+                )
+        elif choices:
+            raise ValidationError(f"A {question_type} question has no choices.")
+
+    def ordered_choices(self) -> list[Choice]:
+        return sorted(self.choices.all(), key=lambda c: (c.order, str(c.id)))
+
+
+class Choice(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="choices")
+    text = models.CharField(max_length=500)
+    is_correct = models.BooleanField(default=False)
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.text
+
+    def clean(self) -> None:
+        if self.question_id and not self.question.contest.is_editable:
+            raise ValidationError("Choices of a contest that has started cannot be edited.")
+
+
+class Participant(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    contest = models.ForeignKey(Contest, on_delete=models.CASCADE, related_name="participants")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="participations"
+    )
+    display_name = models.CharField(max_length=50)
+    # Microsecond precision: the last tie-break of the ranking rule.
+    registered_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["registered_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["contest", "user"], name="participant_unique_user")
+        ]
+        indexes = [models.Index(fields=["contest", "registered_at"])]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class Submission(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, related_name="submissions"
+    )
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="submissions")
+    answer = models.JSONField()
+    is_correct = models.BooleanField()
+    points_awarded = models.PositiveIntegerField()
+    response_time_ms = models.PositiveIntegerField(help_text="Measured by the server.")
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "question"], name="submission_one_per_question"
+            )
+        ]
+        indexes = [models.Index(fields=["question", "is_correct"])]
+
+    def __str__(self) -> str:
+        return f"{self.participant} → {self.question_id}"

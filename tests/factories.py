@@ -1,0 +1,118 @@
+"""Test data. Factories build valid objects by default; tests override what they test."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from accounts.models import User
+from contests.models import Choice, Contest, Participant, Question, Submission
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    display_name = factory.Sequence(lambda n: f"Player {n}")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class ContestFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Contest
+
+    title = factory.Sequence(lambda n: f"Contest {n}")
+    description = "A test contest."
+    intermission_seconds = 1
+    created_by = factory.SubFactory(UserFactory, is_staff=True)
+
+
+class QuestionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Question
+
+    contest = factory.SubFactory(ContestFactory)
+    order = factory.Sequence(lambda n: n + 1)
+    type = Question.Type.SINGLE_CHOICE
+    text = factory.Sequence(lambda n: f"Question {n}?")
+    points = 1000
+    time_limit_seconds = 10
+
+
+class ChoiceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Choice
+
+    question = factory.SubFactory(QuestionFactory)
+    text = factory.Sequence(lambda n: f"Choice {n}")
+    is_correct = False
+    order = factory.Sequence(lambda n: n)
+
+
+class ParticipantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Participant
+
+    contest = factory.SubFactory(ContestFactory)
+    user = factory.SubFactory(UserFactory)
+    display_name = factory.LazyAttribute(lambda p: p.user.get_display_name())
+    registered_at = factory.LazyFunction(timezone.now)
+
+
+class SubmissionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Submission
+
+    participant = factory.SubFactory(ParticipantFactory)
+    question = factory.SubFactory(QuestionFactory)
+    answer = None
+    is_correct = False
+    points_awarded = 0
+    response_time_ms = 1000
+    received_at = factory.LazyFunction(timezone.now)
+
+
+def single_choice_question(contest: Contest, *, order: int, **kwargs) -> Question:
+    """A single-choice question with choices A (correct) and B."""
+    question = QuestionFactory(contest=contest, order=order, **kwargs)
+    ChoiceFactory(question=question, text="A", is_correct=True, order=1)
+    ChoiceFactory(question=question, text="B", is_correct=False, order=2)
+    return question
+
+
+def contest_with_questions(*, questions: int = 3, **kwargs) -> Contest:
+    """An upcoming contest of `questions` single-choice questions (choice A is right)."""
+    contest = ContestFactory(**kwargs)
+    for i in range(questions):
+        single_choice_question(contest, order=i + 1)
+    return contest
+
+
+def contest_of_every_type(**kwargs) -> Contest:
+    """One question of each type, in order: single, multiple, numeric, text."""
+    contest = ContestFactory(**kwargs)
+    single_choice_question(contest, order=1)
+    multi = QuestionFactory(contest=contest, order=2, type=Question.Type.MULTIPLE_CHOICE)
+    ChoiceFactory(question=multi, text="2", is_correct=True, order=1)
+    ChoiceFactory(question=multi, text="3", is_correct=True, order=2)
+    ChoiceFactory(question=multi, text="4", is_correct=False, order=3)
+    QuestionFactory(
+        contest=contest,
+        order=3,
+        type=Question.Type.NUMERIC,
+        numeric_answer=Decimal("3.14"),
+        numeric_tolerance=Decimal("0.01"),
+    )
+    QuestionFactory(contest=contest, order=4, type=Question.Type.TEXT, accepted_answers=["Paris"])
+    return contest

@@ -1,0 +1,200 @@
+"""Real processes for integration tests: daphne, a Celery worker, Celery beat.
+
+Each runs as a subprocess against the test database (the one pytest-django created) and
+the tests' Redis, so tests that use them need committed data: mark them
+`@pytest.mark.django_db(transaction=True)`. Output goes to a log file that is printed
+when a process fails to start.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_database_url() -> str:
+    """DATABASE_URL of the database pytest-django created for this session."""
+    db = settings.DATABASES["default"]
+    name = connection.settings_dict["NAME"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{name}"
+    user = db.get("USER") or "postgres"
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    return f"postgres://{user}@{host}:{port}/{name}"
+
+
+def child_env(**overrides: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=test_database_url(),
+        REDIS_URL=settings.REDIS_URL,
+        REDIS_KEY_PREFIX=settings.REDIS_KEY_PREFIX,
+        SECRET_KEY=settings.SECRET_KEY,
+        DEBUG="false",
+        PYTHONUNBUFFERED="1",
+        # Small pools: many test processes share one PostgreSQL.
+        DB_POOL_MAX_SIZE="8",
+    )
+    env.update(overrides)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+class ServiceProcess:
+    """A subprocess with its output in a temporary log file."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        self.name = name
+        self.args = args
+        self.env = env
+        self.log = Path(tempfile.mkstemp(prefix=f"{name}-", suffix=".log")[1])
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ServiceProcess:
+        handle = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            self.args,
+            cwd=ROOT,
+            env=self.env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        handle.close()
+        return self
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for_output(self, needle: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if needle in self.output():
+                return
+            self._fail_if_exited()
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} did not print {needle!r}:\n{self.output()[-4000:]}")
+
+    def wait_for_port(self, port: int, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._fail_if_exited()
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"{self.name} did not listen on {port}:\n{self.output()[-4000:]}")
+
+    def _fail_if_exited(self) -> None:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError(
+                f"{self.name} exited with {self.proc.returncode}:\n{self.output()[-4000:]}"
+            )
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: what a crash looks like."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.unlink(missing_ok=True)
+
+
+class DaphneServer(ServiceProcess):
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = free_port()
+        super().__init__(
+            "daphne",
+            [
+                str(BIN / "daphne"),
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "--ping-interval",
+                "30",
+                "--ping-timeout",
+                "30",
+                "contestsite.asgi:application",
+            ],
+            env,
+        )
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/contest"
+
+    def start(self) -> DaphneServer:
+        super().start()
+        self.wait_for_port(self.port)
+        return self
+
+
+def celery_worker(env: dict[str, str]) -> ServiceProcess:
+    return ServiceProcess(
+        "celery-worker",
+        [
+            str(BIN / "celery"),
+            "-A",
+            "contestsite",
+            "worker",
+            "--loglevel=INFO",
+            "--pool=threads",
+            "--concurrency=4",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        env,
+    )
+
+
+def celery_beat(env: dict[str, str]) -> ServiceProcess:
+    schedule = tempfile.mktemp(prefix="celerybeat-schedule-")
+    return ServiceProcess(
+        "celery-beat",
+        [str(BIN / "celery"), "-A", "contestsite", "beat", "--loglevel=INFO", "-s", schedule],
+        env,
+    )
+
+
+@pytest.fixture
+def daphne_server(transactional_db) -> Iterator[DaphneServer]:
+    """A real daphne serving the project on a free port, against the test database."""
+    server = DaphneServer(child_env()).start()
+    try:
+        yield server
+    finally:
+        server.stop()
