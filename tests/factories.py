@@ -116,3 +116,24 @@ def contest_of_every_type(**kwargs) -> Contest:
     )
     QuestionFactory(contest=contest, order=4, type=Question.Type.TEXT, accepted_answers=["Paris"])
     return contest
+
+
+def open_question(contest: Contest, *, index: int = 1, started_at=None) -> Contest:
+    """Put a contest in the state 'question `index` is open since `started_at`' directly in
+    the database, so a test does not depend on the clock to get there."""
+    from datetime import timedelta
+
+    started_at = started_at or timezone.now()
+    question = contest.ordered_questions()[index - 1]
+    Contest.objects.filter(pk=contest.pk).update(
+        status=Contest.Status.ACTIVE,
+        started_at=contest.started_at or started_at,
+        current_question_index=index,
+        question_open=True,
+        question_started_at=started_at,
+        question_deadline=started_at + timedelta(seconds=question.time_limit_seconds),
+        next_question_at=None,
+        paused_at=None,
+    )
+    contest.refresh_from_db()
+    return contest
