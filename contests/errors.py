@@ -78,6 +78,13 @@ class InvalidTransition(ContestError):
     default_message = "The contest's state does not allow this action."
 
 
+class ContestHasNoQuestions(InvalidTransition):
+    """Starting a contest that has nothing to play."""
+
+    code = "CONTEST_HAS_NO_QUESTIONS"
+    default_message = "A contest with no questions cannot start."
+
+
 class ContestLocked(ContestError):
     code = "CONTEST_LOCKED"
     http_status = 409

@@ -7,15 +7,18 @@ never hear of a change that did not commit.
 
 from __future__ import annotations
 
+import logging
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from accounts.models import User
@@ -24,9 +27,12 @@ from contests.clock import db_now
 from contests.errors import (
     ContestClosed,
     ContestFull,
+    ContestHasNoQuestions,
+    ContestLocked,
     ContestNotActive,
     ContestNotFound,
     DuplicateSubmission,
+    InvalidTransition,
     NotRegistered,
     QuestionClosed,
     QuestionNotFound,
@@ -39,6 +45,9 @@ from contests.models import (
     Question,
     Submission,
 )
+from realtime import broadcast, payloads
+
+logger = logging.getLogger(__name__)
 
 # --- Authoring -------------------------------------------------------------------------
 
@@ -72,27 +81,28 @@ def _errors_at(prefix: str, error: ValidationError) -> dict[str, list[str]]:
     return {prefix: [str(m) for m in error.messages]}
 
 
-@transaction.atomic
-def contest_create(*, data: dict[str, Any], created_by: User | None) -> Contest:
-    """A contest with its questions and choices, validated as a whole.
-
-    `data` uses the models' field names (docs/CONTEST_FORMAT.md). Raises a
-    ValidationError whose message_dict is keyed by path ("questions.2.choices").
-    """
-    errors: dict[str, list[str]] = {}
-    contest = Contest(created_by=created_by, **{f: data[f] for f in CONTEST_FIELDS if f in data})
+def _contest_check(
+    contest: Contest, errors: dict[str, list[str]], *, check_start_time: bool
+) -> None:
     try:
         contest.full_clean(exclude=["created_by"])
     except ValidationError as exc:
-        errors.update(_errors_at("contest", exc))
-        errors = {k.removeprefix("contest."): v for k, v in errors.items()}
-    if contest.start_time is not None and contest.start_time < timezone.now():
+        errors.update(
+            {k.removeprefix("contest."): v for k, v in _errors_at("contest", exc).items()}
+        )
+    # An unparsable start_time is already in errors and still a string here.
+    start_time = contest.start_time
+    if check_start_time and isinstance(start_time, datetime) and start_time < timezone.now():
         errors.setdefault("start_time", []).append("The start time is in the past.")
 
-    questions_data = list(data.get("questions") or [])
+
+def _questions_build(
+    contest: Contest, questions_data: list[dict[str, Any]], errors: dict[str, list[str]]
+) -> list[tuple[Question, list[Choice]]]:
+    """Unsaved questions and choices of `contest`, validated; problems go into errors."""
     if len(questions_data) > MAX_QUESTIONS_PER_CONTEST:
         errors["questions"] = [f"A contest has at most {MAX_QUESTIONS_PER_CONTEST} questions."]
-        questions_data = []
+        return []
 
     built: list[tuple[Question, list[Choice]]] = []
     seen_orders: dict[int, int] = {}
@@ -100,6 +110,10 @@ def contest_create(*, data: dict[str, Any], created_by: User | None) -> Contest:
         prefix = f"questions.{i}"
         fields = {f: item[f] for f in QUESTION_FIELDS if f in item}
         fields.setdefault("order", i + 1)
+        for name in ("numeric_answer", "numeric_tolerance"):
+            if isinstance(fields.get(name), float):
+                # A JSON number means its shortest decimal form, not the float's expansion.
+                fields[name] = Decimal(str(fields[name]))
         question = Question(contest=contest, **fields)
         try:
             question.full_clean(exclude=["contest"], validate_unique=False)
@@ -107,7 +121,7 @@ def contest_create(*, data: dict[str, Any], created_by: User | None) -> Contest:
             errors.update(_errors_at(prefix, exc))
         if question.order in seen_orders:
             errors.setdefault(f"{prefix}.order", []).append(
-                f"Question {seen_orders[question.order]} has the same order."
+                f"questions.{seen_orders[question.order]} has the same order."
             )
         seen_orders.setdefault(question.order, i)
         choices = [
@@ -129,13 +143,64 @@ def contest_create(*, data: dict[str, Any], created_by: User | None) -> Contest:
         except ValidationError as exc:
             errors.setdefault(f"{prefix}.choices", []).extend(exc.messages)
         built.append((question, choices))
+    return built
 
-    if errors:
-        raise ValidationError(errors)
-    contest.save()
+
+def _questions_save(built: list[tuple[Question, list[Choice]]]) -> None:
     for question, choices in built:
         question.save()
         Choice.objects.bulk_create(choices)
+
+
+@transaction.atomic
+def contest_create(*, data: dict[str, Any], created_by: User | None) -> Contest:
+    """A contest with its questions and choices, validated as a whole.
+
+    `data` uses the models' field names (docs/CONTEST_FORMAT.md). Raises a
+    ValidationError whose message_dict is keyed by path ("questions.2.choices").
+    """
+    errors: dict[str, list[str]] = {}
+    contest = Contest(created_by=created_by, **{f: data[f] for f in CONTEST_FIELDS if f in data})
+    _contest_check(contest, errors, check_start_time=True)
+    built = _questions_build(contest, list(data.get("questions") or []), errors)
+    if errors:
+        raise ValidationError(errors)
+    contest.save()
+    _questions_save(built)
+    return contest
+
+
+@transaction.atomic
+def contest_update(*, contest_id: object, data: dict[str, Any]) -> Contest:
+    """Change an upcoming contest, validated like contest_create.
+
+    The fields present in `data` replace the contest's; `questions`, when present,
+    replaces all of its questions and choices. Raises ContestLocked once the contest has
+    left 'upcoming' (the row lock makes this exclusive with contest_start).
+    """
+    contest = Contest.objects.select_for_update().filter(pk=contest_id).first()
+    if contest is None:
+        raise ContestNotFound()
+    if not contest.is_editable:
+        raise ContestLocked()
+    for field in CONTEST_FIELDS:
+        if field in data:
+            setattr(contest, field, data[field])
+    errors: dict[str, list[str]] = {}
+    _contest_check(contest, errors, check_start_time="start_time" in data)
+    if isinstance(contest.max_participants, int) and "max_participants" not in errors:
+        registered = contest.participants.count()
+        if registered > contest.max_participants:
+            errors["max_participants"] = [f"{registered} participants are already registered."]
+    built = None
+    if "questions" in data:
+        built = _questions_build(contest, list(data["questions"] or []), errors)
+    if errors:
+        raise ValidationError(errors)
+    contest.save()
+    if built is not None:
+        contest.questions.all().delete()
+        _questions_save(built)
     return contest
 
 
@@ -313,3 +378,382 @@ def submission_create(
             lambda: _leaderboard_record(contest_id=contest_id, participant_id=participant.pk)
         )
     return SubmissionOutcome(submission=submission, total_score=total or 0)
+
+
+# --- Lifecycle: the contest clock ------------------------------------------------------
+# docs/CLOCK.md. Every transition locks the contest row (FOR NO KEY UPDATE: registrations
+# and submission inserts, which only key-share the row, go on), checks on the locked row
+# that the state it starts from still holds, writes, and queues its broadcasts with
+# on_commit. Two ticks, a retried task, or a tick racing an organizer serialise on the
+# lock; the later one finds the state moved on and does nothing, so each step happens
+# once. The lock also waits for submissions in flight (they read the row FOR SHARE), so
+# the stats of a closing question count exactly the answers it accepted.
+
+_LIVE_FIELDS = [
+    "status",
+    "current_question_index",
+    "question_open",
+    "question_started_at",
+    "question_deadline",
+    "next_question_at",
+    "paused_at",
+    "started_at",
+    "ended_at",
+]
+
+
+def _grace() -> timedelta:
+    return timedelta(milliseconds=settings.SUBMISSION_GRACE_MS)
+
+
+def _contest_lock(contest_id: object) -> Contest | None:
+    return Contest.objects.select_for_update(no_key=True).filter(pk=contest_id).first()
+
+
+def _contest_lock_or_404(contest_id: object) -> Contest:
+    contest = _contest_lock(contest_id)
+    if contest is None:
+        raise ContestNotFound()
+    return contest
+
+
+def _questions_of(contest: Contest) -> list[Question]:
+    return list(contest.questions.order_by("order", "id").prefetch_related("choices"))
+
+
+def _send_on_commit(
+    contest_id: object, event: str, data: dict[str, Any], *, personalize: str | None = None
+) -> None:
+    # robust: a broadcast that fails after the commit is logged, and must not stop the
+    # events queued after it or the tick's other contests.
+    transaction.on_commit(
+        lambda: broadcast.send_to_contest(contest_id, event, data, personalize=personalize),
+        robust=True,
+    )
+
+
+def _timer_update_on_commit(contest: Contest, now: datetime) -> None:
+    question_id = contest.questions.order_by("order", "id").values_list("id", flat=True)[
+        contest.current_question_index - 1
+    ]
+    data = payloads.timer_update_payload(contest, question_id=question_id, now=now)
+    transaction.on_commit(
+        lambda: broadcast.send_ephemeral(contest.pk, "timer_update", data), robust=True
+    )
+
+
+def _start_is_due(contest: Contest, now: datetime) -> bool:
+    return (
+        contest.status == Contest.Status.UPCOMING
+        and contest.start_time is not None
+        and contest.start_time <= now
+    )
+
+
+def _close_is_due(contest: Contest, now: datetime) -> bool:
+    return (
+        contest.status == Contest.Status.ACTIVE
+        and contest.question_open
+        and contest.paused_at is None
+        and now > contest.question_deadline + _grace()
+    )
+
+
+def _open_next_is_due(contest: Contest, now: datetime) -> bool:
+    return (
+        contest.status == Contest.Status.ACTIVE
+        and not contest.question_open
+        and contest.paused_at is None
+        and contest.next_question_at is not None
+        and contest.next_question_at <= now
+    )
+
+
+def _question_open(contest: Contest, questions: list[Question], index: int, now: datetime) -> None:
+    question = questions[index - 1]
+    contest.current_question_index = index
+    contest.question_open = True
+    contest.question_started_at = now
+    contest.question_deadline = now + timedelta(seconds=question.time_limit_seconds)
+    contest.next_question_at = None
+    contest.save(update_fields=_LIVE_FIELDS)
+    data = payloads.question_broadcast_payload(
+        contest, question, index=index, total_questions=len(questions), now=now
+    )
+    _send_on_commit(contest.pk, "question_broadcast", data)
+
+
+def _contest_start(contest: Contest, questions: list[Question], now: datetime) -> None:
+    contest.status = Contest.Status.ACTIVE
+    contest.started_at = now
+    contest.paused_at = None
+    _send_on_commit(contest.pk, "contest_start", payloads.contest_start_payload(contest, questions))
+    _question_open(contest, questions, 1, now)
+
+
+def _question_close(
+    contest: Contest, questions: list[Question], now: datetime, *, last: bool
+) -> None:
+    """Close the open question; the contest completes after its last one (or if `last`)."""
+    index = contest.current_question_index
+    question = questions[index - 1]
+    final = last or index == len(questions)
+    contest.question_open = False
+    if final:
+        contest.next_question_at = None
+    else:
+        closed_at = now
+        if contest.paused_at is not None:
+            # Skipped during a pause: the whole intermission waits for the resume.
+            contest.paused_at = now
+        else:
+            # Counted from when the question was due to close, not from the tick that
+            # closed it (up to one tick later), so intermissions keep their length; after
+            # a tick late by more than the intermission, the next tick opens the question.
+            closed_at = min(now, contest.question_deadline + _grace())
+        contest.next_question_at = closed_at + timedelta(seconds=contest.intermission_seconds)
+    contest.save(update_fields=_LIVE_FIELDS)
+    # After the lock: every submission to this question has committed or been refused.
+    stats = Submission.objects.filter(question=question).aggregate(
+        answered=Count("id"), correct=Count("id", filter=Q(is_correct=True))
+    )
+    data = payloads.question_change_payload(
+        contest,
+        closed_question_id=question.pk,
+        correct_answer=grading.correct_answer_of(question, question.ordered_choices()),
+        answered=stats["answered"],
+        correct=stats["correct"],
+        next_question_id=None if final else questions[index].pk,
+        next_starts_at=contest.next_question_at,
+    )
+    _send_on_commit(contest.pk, "question_change", data)
+    if final:
+        _contest_complete(contest, now)
+
+
+def _contest_complete(contest: Contest, now: datetime) -> None:
+    from leaderboard.services import final_standings_write
+
+    contest.status = Contest.Status.COMPLETED
+    contest.ended_at = now
+    contest.question_open = False
+    contest.next_question_at = None
+    contest.paused_at = None
+    contest.save(update_fields=_LIVE_FIELDS)
+    final_standings_write(contest_id=contest.pk)
+    transaction.on_commit(lambda: _contest_end_send(contest), robust=True)
+
+
+def _contest_end_send(contest: Contest) -> None:
+    from leaderboard.selectors import leaderboard_top
+
+    board = leaderboard_top(contest_id=contest.pk, limit=settings.LEADERBOARD_TOP_N)
+    data = payloads.contest_end_payload(
+        contest, final_leaderboard=board["top"], total_participants=board["totalParticipants"]
+    )
+    broadcast.send_to_contest(
+        contest.pk, "contest_end", data, personalize=broadcast.PERSONALIZE_LEADERBOARD
+    )
+
+
+def contest_start(*, contest_id: object, now: datetime | None = None) -> Contest:
+    """upcoming → active, question 1 open ("Start now"; the tick does it at start_time).
+
+    Raises InvalidTransition unless the contest is upcoming, ContestHasNoQuestions (an
+    InvalidTransition) if it has nothing to play.
+    """
+    with transaction.atomic():
+        contest = _contest_lock_or_404(contest_id)
+        if contest.status != Contest.Status.UPCOMING:
+            raise InvalidTransition("Only an upcoming contest can start.")
+        questions = _questions_of(contest)
+        if not questions:
+            raise ContestHasNoQuestions()
+        _contest_start(contest, questions, now or db_now())
+    return contest
+
+
+def question_close(*, contest_id: object, now: datetime | None = None) -> Contest:
+    """Close the open question once its deadline and the grace period have passed."""
+    with transaction.atomic():
+        contest = _contest_lock_or_404(contest_id)
+        now = now or db_now()
+        if not _close_is_due(contest, now):
+            raise InvalidTransition("No open question is past its deadline.")
+        _question_close(contest, _questions_of(contest), now, last=False)
+    return contest
+
+
+def question_open_next(*, contest_id: object, now: datetime | None = None) -> Contest:
+    """Open the next question once the intermission is over."""
+    with transaction.atomic():
+        contest = _contest_lock_or_404(contest_id)
+        now = now or db_now()
+        if not _open_next_is_due(contest, now):
+            raise InvalidTransition("No intermission has ended.")
+        questions = _questions_of(contest)
+        _question_open(contest, questions, contest.current_question_index + 1, now)
+    return contest
+
+
+def contest_complete(*, contest_id: object, now: datetime | None = None) -> Contest:
+    """active (no question open) → completed, final standings written, contest_end sent."""
+    with transaction.atomic():
+        contest = _contest_lock_or_404(contest_id)
+        if contest.status != Contest.Status.ACTIVE or contest.question_open:
+            raise InvalidTransition("Only a running contest with no open question can complete.")
+        _contest_complete(contest, now or db_now())
+    return contest
+
+
+def contest_end_now(*, contest_id: object, now: datetime | None = None) -> Contest:
+    """Organizer: end a running contest now. An open question closes first (its answer
+    and stats are shown), then the contest completes with final standings."""
+    with transaction.atomic():
+        contest = _contest_lock_or_404(contest_id)
+        if contest.status != Contest.Status.ACTIVE:
+            raise InvalidTransition("Only a running contest can be ended.")
+        now = now or db_now()
+        if contest.question_open:
+            _question_close(contest, _questions_of(contest), now, last=True)
+        else:
+            _contest_complete(contest, now)
+    return contest
+
+
+def contest_cancel(*, contest_id: object, now: datetime | None = None) -> Contest:
+    """Organizer: call off an upcoming or running contest. No standings are written;
+    players get contest_end with status "cancelled" and an empty finalLeaderboard."""
+    with transaction.atomic():
+        contest = _contest_lock_or_404(contest_id)
+        if contest.status not in (Contest.Status.UPCOMING, Contest.Status.ACTIVE):
+            raise InvalidTransition("Only an upcoming or running contest can be cancelled.")
+        contest.status = Contest.Status.CANCELLED
+        contest.ended_at = now or db_now()
+        contest.question_open = False
+        contest.next_question_at = None
+        contest.paused_at = None
+        contest.save(update_fields=_LIVE_FIELDS)
+        data = payloads.contest_end_payload(
+            contest, final_leaderboard=[], total_participants=contest.participants.count()
+        )
+        _send_on_commit(contest.pk, "contest_end", data)
+    return contest
+
+
+def question_skip(*, contest_id: object, now: datetime | None = None) -> Contest:
+    """Organizer: close the open question now, whatever its deadline (also while paused)."""
+    with transaction.atomic():
+        contest = _contest_lock_or_404(contest_id)
+        if contest.status != Contest.Status.ACTIVE or not contest.question_open:
+            raise InvalidTransition("No question is open.")
+        _question_close(contest, _questions_of(contest), now or db_now(), last=False)
+    return contest
+
+
+def contest_pause(*, contest_id: object, now: datetime | None = None) -> Contest:
+    """Organizer: stop the clock of the open question or of the intermission."""
+    with transaction.atomic():
+        contest = _contest_lock_or_404(contest_id)
+        if contest.status != Contest.Status.ACTIVE or contest.paused_at is not None:
+            raise InvalidTransition("Only a running contest that is not paused can pause.")
+        now = now or db_now()
+        contest.paused_at = now
+        contest.save(update_fields=_LIVE_FIELDS)
+        _timer_update_on_commit(contest, now)
+    return contest
+
+
+def contest_resume(*, contest_id: object, now: datetime | None = None) -> Contest:
+    """Organizer: restart the clock; the open question keeps the time it had left, so its
+    start, deadline and the end of the intermission move by the paused duration."""
+    with transaction.atomic():
+        contest = _contest_lock_or_404(contest_id)
+        if contest.status != Contest.Status.ACTIVE or contest.paused_at is None:
+            raise InvalidTransition("Only a paused contest can resume.")
+        now = now or db_now()
+        paused_for = max(now - contest.paused_at, timedelta(0))
+        if contest.question_open:
+            contest.question_started_at += paused_for
+            contest.question_deadline += paused_for
+        if contest.next_question_at is not None:
+            contest.next_question_at += paused_for
+        contest.paused_at = None
+        contest.save(update_fields=_LIVE_FIELDS)
+        _timer_update_on_commit(contest, now)
+    return contest
+
+
+def _contest_advance(*, contest_id: object, now: datetime | None) -> None:
+    """The tick's step for one contest: whichever transition is due on the locked row."""
+    with transaction.atomic():
+        contest = _contest_lock(contest_id)
+        if contest is None:
+            return
+        now = now or db_now()
+        if _start_is_due(contest, now):
+            questions = _questions_of(contest)
+            if questions:
+                _contest_start(contest, questions, now)
+        elif _close_is_due(contest, now):
+            _question_close(contest, _questions_of(contest), now, last=False)
+        elif _open_next_is_due(contest, now):
+            questions = _questions_of(contest)
+            _question_open(contest, questions, contest.current_question_index + 1, now)
+
+
+def _timer_updates_send(now: datetime | None) -> None:
+    """One timer_update per open question (paused ones too, showing the pause)."""
+    position = Window(
+        RowNumber(), partition_by=F("contest_id"), order_by=[F("order").asc(), F("id").asc()]
+    )
+    current = list(
+        Question.objects.filter(contest__status=Contest.Status.ACTIVE, contest__question_open=True)
+        .annotate(position=position)
+        .filter(position=F("contest__current_question_index"))
+        .select_related("contest")
+        .only("id", "contest")
+    )
+    if not current:
+        return
+    now = now or db_now()
+    for question in current:
+        data = payloads.timer_update_payload(question.contest, question_id=question.pk, now=now)
+        try:
+            broadcast.send_ephemeral(question.contest_id, "timer_update", data)
+        except Exception:
+            logger.exception("timer_update for contest %s was not sent", question.contest_id)
+
+
+def contest_tick(*, now: datetime | None = None) -> None:
+    """One beat of the contest clock (Celery beat, or the embedded loop).
+
+    Starts due scheduled contests, performs the due transition of every active contest,
+    then sends one timer_update per open question. It reads a constant number of rows
+    per active contest and writes only where something is due. A contest whose start
+    time passed while it has no questions stays upcoming until it has one.
+    """
+    due_at = now or db_now()
+    has_questions = Exists(Question.objects.filter(contest=OuterRef("pk")))
+    due = Contest.objects.filter(
+        Q(status=Contest.Status.UPCOMING, start_time__lte=due_at) & Q(has_questions)
+        | Q(
+            status=Contest.Status.ACTIVE,
+            paused_at=None,
+            question_open=True,
+            question_deadline__lt=due_at - _grace(),
+        )
+        | Q(
+            status=Contest.Status.ACTIVE,
+            paused_at=None,
+            question_open=False,
+            next_question_at__lte=due_at,
+        )
+    )
+    for contest_id in due.values_list("pk", flat=True):
+        # One broken contest must not stop the clock of the others.
+        try:
+            _contest_advance(contest_id=contest_id, now=now)
+        except Exception:
+            logger.exception("The contest clock could not advance contest %s", contest_id)
+    _timer_updates_send(now)

@@ -1,3 +1,11 @@
+"""The Celery app: beat sends the contest tick and the leaderboard flush
+(settings.CELERY_BEAT_SCHEDULE); workers run them.
+
+Workers run with --pool=threads (Procfile): the tasks wait on PostgreSQL and Redis, not
+the CPU, and one process keeps one psycopg pool, one Redis client and one broadcast loop
+thread, with no connection inherited across a fork.
+"""
+
 import os
 
 from celery import Celery

@@ -39,8 +39,15 @@ def get_async_redis() -> aioredis.Redis | None:
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)
     if client is None:
-        client = aioredis.Redis.from_url(
-            settings.REDIS_URL, decode_responses=True, health_check_interval=30
+        # A server process serves thousands of sockets from this one client: under a burst
+        # of handshakes, wait for a free connection instead of raising at the pool's limit.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.REDIS_URL,
+            decode_responses=True,
+            health_check_interval=30,
+            max_connections=50,
+            timeout=10,
         )
+        client = aioredis.Redis(connection_pool=pool)
         _async_clients[loop] = client
     return client

@@ -223,6 +223,9 @@ WS_RATE_LIMIT_BURST = env_int("WS_RATE_LIMIT_BURST", 20, minimum=1)
 WS_RATE_LIMIT_CLOSE_AFTER = env_int("WS_RATE_LIMIT_CLOSE_AFTER", 50, minimum=1)
 # Empty = Origins are checked against ALLOWED_HOSTS (Channels' AllowedHostsOriginValidator).
 WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])
+# How often each server process compares what it delivered with the event log (repairs
+# room events the channel layer lost while Redis reconnected).
+WS_CATCH_UP_INTERVAL_SECONDS = env_float("WS_CATCH_UP_INTERVAL_SECONDS", 5.0, minimum=0.1)
 
 # --- Auth, REST, JWT ------------------------------------------------------------------
 
@@ -292,5 +295,10 @@ LOGGING = {
     "loggers": {
         # Never log query strings: the WebSocket JWT travels there.
         "django.channels.server": {"level": "WARNING"},
+        # The clock runs a task every second: no "received"/"succeeded"/"Sending due
+        # task" line for each (failures are still logged, at ERROR).
+        "celery.app.trace": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
+        "celery.beat": {"level": "WARNING"},
     },
 }

@@ -1,7 +1,171 @@
-"""Leaderboard writes (filled in by the leaderboard work)."""
+"""Leaderboard writes: live updates, batched broadcasts, rebuilds, final standings.
+
+With REDIS_URL the live board is a sorted set per contest (leaderboard.live), a cache of
+the database written with absolute, versioned values. Without it (the embedded default)
+the board is computed from the database on each read and only the set of contests that
+changed is kept, in this process's memory.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import threading
+
+import redis
+from django.conf import settings
+from django.db import transaction
+
+from contests.models import Contest
+from contestsite.redis import get_redis
+from leaderboard import live, selectors
+from leaderboard.models import FinalStanding
+from realtime import broadcast, payloads
+
+logger = logging.getLogger(__name__)
+
+
+class _MemoryDirty:
+    """Contests changed since their last broadcast (embedded mode: one process)."""
+
+    def __init__(self) -> None:
+        self._ids: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, contest_id: str) -> None:
+        with self._lock:
+            self._ids.add(contest_id)
+
+    def pop_all(self) -> set[str]:
+        with self._lock:
+            ids, self._ids = self._ids, set()
+            return ids
+
+
+_memory_dirty = _MemoryDirty()
+
 
 def leaderboard_record(*, contest_id: object, participant_id: object) -> None:
-    """Write one participant's absolute standing to the live leaderboard."""
+    """Write one participant's absolute totals, read from the database now, and mark the
+    contest dirty. Runs on commit of a registration or a submission.
+
+    The submission is already committed, so a Redis failure here must not reach the
+    caller: it is logged and the set is marked unbuilt, so the next read or flush
+    rebuilds it from the database (if Redis is down, that marker is gone with it).
+    """
+    cid = str(contest_id)
+    client = get_redis()
+    if client is None:
+        _memory_dirty.add(cid)
+        return
+    totals = selectors.totals_from_database(contest_id=cid, participant_id=participant_id)
+    try:
+        live.write(client, cid, totals)
+    except redis.RedisError:
+        logger.exception("leaderboard update of contest %s failed; it will be rebuilt", cid)
+        try:
+            live.unmark_built(client, cid)
+        except redis.RedisError:
+            logger.warning("could not mark contest %s's leaderboard for rebuild", cid)
+
+
+def leaderboard_rebuild(*, contest_id: object, if_missing: bool = False) -> None:
+    """Rebuild the contest's live set from the database (no-op without Redis, where the
+    database is the store). With `if_missing`, only if it is not built (after a flush)."""
+    client = get_redis()
+    if client is None:
+        return
+    cid = str(contest_id)
+    live.rebuild(
+        client,
+        cid,
+        lambda: selectors.totals_from_database(contest_id=cid),
+        if_missing=if_missing,
+    )
+
+
+def _broadcast(contest_id: str) -> None:
+    board = selectors.live_top(contest_id=contest_id, limit=settings.LEADERBOARD_TOP_N)
+    broadcast.send_to_contest(
+        contest_id,
+        "leaderboard_update",
+        payloads.leaderboard_update_payload(
+            contest_id, top=board["top"], total_participants=board["totalParticipants"]
+        ),
+        personalize=broadcast.PERSONALIZE_LEADERBOARD,
+    )
+
+
+def _active_contest_ids() -> list[str]:
+    ids = Contest.objects.filter(status=Contest.Status.ACTIVE).values_list("pk", flat=True)
+    return [str(pk) for pk in ids]
+
+
+def _pop_changed(client: redis.Redis | None, active: list[str]) -> set[str]:
+    """The active contests to broadcast, taking them off the dirty set."""
+    if client is None:
+        return _memory_dirty.pop_all() & set(active)
+    # A set Redis lost may have lost updates nobody broadcast yet: rebuilding marks it
+    # dirty, so it goes out now even if no submission arrives.
+    for cid, built in live.is_built(client, active).items():
+        if not built:
+            leaderboard_rebuild(contest_id=cid, if_missing=True)
+    return live.pop_dirty(client) & set(active)
+
+
+def leaderboard_flush() -> None:
+    """One `leaderboard_update` per active contest whose standings changed since its last
+    broadcast (every LEADERBOARD_INTERVAL_SECONDS); nothing for the others."""
+    client = get_redis()
+    lock = live.flush_lock(client) if client is not None else None
+    if lock is not None and not lock.acquire(blocking=False):
+        logger.info("another leaderboard flush is running; this one has nothing to do")
+        return
+    try:
+        for cid in sorted(_pop_changed(client, _active_contest_ids())):
+            try:
+                _broadcast(cid)
+            except Exception:
+                # One contest's failure must not starve the others; retry it next time.
+                logger.exception("leaderboard broadcast of contest %s failed", cid)
+                if client is None:
+                    _memory_dirty.add(cid)
+                else:
+                    live.mark_dirty(client, cid)
+    finally:
+        if lock is not None:
+            # Gone if Redis was flushed meanwhile, which needs no release.
+            with contextlib.suppress(redis.exceptions.LockError):
+                lock.release()
+
+
+@transaction.atomic
+def final_standings_write(*, contest_id: object) -> None:
+    """Store every participant's final place, computed from the database with the ranking
+    rule. Runs inside the transaction that completes the contest."""
+    standings = selectors.standings_from_database(contest_id=contest_id)
+    FinalStanding.objects.filter(contest_id=contest_id).delete()
+    FinalStanding.objects.bulk_create(
+        FinalStanding(
+            contest_id=contest_id,
+            participant_id=s.totals.participant_id,
+            rank=s.rank,
+            score=s.totals.score,
+            correct_count=s.totals.correct_count,
+            total_response_ms=s.totals.total_response_ms,
+        )
+        for s in standings
+    )
+    transaction.on_commit(lambda: _drop_live(str(contest_id)))
+
+
+def _drop_live(contest_id: str) -> None:
+    """After completion FinalStanding is the board; the live set would only wait for its
+    TTL. A failure here loses nothing, so it must not disturb the other commit hooks."""
+    client = get_redis()
+    if client is None:
+        return
+    try:
+        live.drop(client, contest_id)
+    except redis.RedisError:
+        logger.warning("could not drop contest %s's live leaderboard", contest_id)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
 import threading
 from collections import deque
@@ -37,6 +38,8 @@ ROOM_MESSAGE_TYPE = "room.event"
 # The placeholder the hub replaces with each recipient's {"rank", "score"}.
 YOU_PLACEHOLDER = '"you":null'
 PERSONALIZE_LEADERBOARD = "leaderboard"
+# Room events whose "you" the hub fills per recipient, also when they are replayed.
+PERSONALIZED_EVENTS = frozenset({"leaderboard_update", "contest_end"})
 # Room events kept per contest for replay; also at least EVENT_LOG_SIZE from settings.
 LOG_TTL_SECONDS = 7 * 24 * 3600
 
@@ -71,6 +74,35 @@ class LoggedEvent:
     seq: int
     epoch: str
     text: str
+
+
+_EVENT_PREFIX = '{"event":"'
+_POSITION_TAIL = re.compile(r',"seq":(\d+),"epoch":"([^"]*)"}$')
+
+
+def event_of(text: str) -> str:
+    """The event name of an envelope built here (it always comes first)."""
+    return text[len(_EVENT_PREFIX) : text.find('"', len(_EVENT_PREFIX))]
+
+
+def log_position(text: str) -> tuple[int, str] | None:
+    """(seq, epoch) of a logged room event's text; None for an ephemeral event."""
+    start = text.rfind(',"seq":', max(0, len(text) - 100))
+    if start < 0:
+        return None
+    match = _POSITION_TAIL.match(text, start)
+    return (int(match[1]), match[2]) if match else None
+
+
+def personalization_of(text: str) -> str | None:
+    return PERSONALIZE_LEADERBOARD if event_of(text) in PERSONALIZED_EVENTS else None
+
+
+def you_json(you: dict[str, Any] | None) -> str:
+    """The value that replaces YOU_PLACEHOLDER's null for one recipient."""
+    if you is None:
+        return "null"
+    return f'{{"rank":{int(you["rank"])},"score":{int(you["score"])}}}'
 
 
 # --- Event log: Redis ----------------------------------------------------------------
@@ -188,8 +220,13 @@ async def asend_to_contest(
     *,
     personalize: str | None = None,
 ) -> LoggedEvent:
-    """Stamp, log and publish one room event; returns its seq and epoch."""
+    """Stamp, log and publish one room event; returns its seq and epoch.
+
+    leaderboard_update and contest_end are personalised even if the caller does not ask.
+    """
     contest_id = str(contest_id)
+    if personalize is None and event in PERSONALIZED_EVENTS:
+        personalize = PERSONALIZE_LEADERBOARD
     open_text = _open_envelope(event, data)
     client = get_async_redis()
     if client is None:

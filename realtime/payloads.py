@@ -60,12 +60,14 @@ def remaining_seconds(contest: Contest, now: datetime) -> int:
 
 
 def timer_update_payload(contest: Contest, *, question_id: object, now: datetime) -> dict[str, Any]:
+    # During an intermission a resume moves the next question's start: say when it is.
     return {
         "contestId": str(contest.id),
         "questionId": str(question_id),
         "remainingSeconds": remaining_seconds(contest, now),
         "deadline": iso(contest.question_deadline),
         "paused": contest.is_paused,
+        "nextQuestionAt": None if contest.question_open else iso(contest.next_question_at),
         "serverTime": iso(now),
     }
 

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 
 import factory
+from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
 from accounts.models import User
 from contests.models import Choice, Contest, Participant, Question, Submission
 
 PASSWORD = "correct-horse-battery-staple"
+
+
+@functools.cache
+def _password_hash(raw: str) -> str:
+    """Hashing costs about 0.25 s here; every test user with one password shares one hash."""
+    return make_password(raw)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -20,10 +28,10 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     display_name = factory.Sequence(lambda n: f"Player {n}")
-    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation
-    def _save(obj, create, extracted, **kwargs):
+    def password(obj, create, extracted, **kwargs):
+        obj.password = _password_hash(extracted or PASSWORD)
         if create:
             obj.save()
 
@@ -76,7 +84,7 @@ class SubmissionFactory(factory.django.DjangoModelFactory):
 
     participant = factory.SubFactory(ParticipantFactory)
     question = factory.SubFactory(QuestionFactory)
-    answer = None
+    answer = "any"
     is_correct = False
     points_awarded = 0
     response_time_ms = 1000
@@ -137,3 +145,61 @@ def open_question(contest: Contest, *, index: int = 1, started_at=None) -> Conte
     )
     contest.refresh_from_db()
     return contest
+
+
+def contest_document(**overrides) -> dict:
+    """A valid contest in the JSON format of POST /api/contests/ and import_contest:
+    one question of each type, manual start."""
+    document = {
+        "title": "General knowledge",
+        "description": "Four questions.",
+        "start_time": None,
+        "scoring_mode": "speed",
+        "intermission_seconds": 3,
+        "requires_registration": False,
+        "max_participants": None,
+        "questions": [
+            {
+                "order": 1,
+                "type": "single_choice",
+                "text": "Red planet?",
+                "points": 1000,
+                "time_limit_seconds": 10,
+                "choices": [
+                    {"text": "Mars", "is_correct": True},
+                    {"text": "Venus", "is_correct": False},
+                ],
+            },
+            {
+                "order": 2,
+                "type": "multiple_choice",
+                "text": "Primes?",
+                "points": 500,
+                "time_limit_seconds": 10,
+                "choices": [
+                    {"text": "2", "is_correct": True},
+                    {"text": "3", "is_correct": True},
+                    {"text": "4", "is_correct": False},
+                ],
+            },
+            {
+                "order": 3,
+                "type": "numeric",
+                "text": "Pi?",
+                "points": 1000,
+                "time_limit_seconds": 10,
+                "numeric_answer": 3.14,
+                "numeric_tolerance": 0.01,
+            },
+            {
+                "order": 4,
+                "type": "text",
+                "text": "Capital of France?",
+                "points": 1000,
+                "time_limit_seconds": 10,
+                "accepted_answers": ["Paris"],
+            },
+        ],
+    }
+    document.update(overrides)
+    return document

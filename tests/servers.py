@@ -129,21 +129,32 @@ class ServiceProcess:
         self.log.unlink(missing_ok=True)
 
 
+# The flags docs/PROTOCOL.md and the Procfile rely on: heartbeat, a listen backlog that
+# takes a burst of connections (daphne's default is 50), and daphne's own message size
+# limit above the application's WS_MAX_MESSAGE_BYTES (so the application's close applies).
+DAPHNE_FLAGS = [
+    "--ping-interval",
+    "30",
+    "--ping-timeout",
+    "30",
+    "--websocket-max-message-size",
+    "65536",
+    "--websocket-max-frame-size",
+    "65536",
+]
+
+
 class DaphneServer(ServiceProcess):
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], extra_args: list[str] | None = None) -> None:
         self.port = free_port()
         super().__init__(
             "daphne",
             [
                 str(BIN / "daphne"),
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "--ping-interval",
-                "30",
-                "--ping-timeout",
-                "30",
+                "-e",
+                f"tcp:port={self.port}:interface=127.0.0.1:backlog=4096",
+                *DAPHNE_FLAGS,
+                *(extra_args or []),
                 "contestsite.asgi:application",
             ],
             env,

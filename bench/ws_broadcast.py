@@ -1,0 +1,191 @@
+"""Room broadcast: N sockets in one contest on one daphne, one room event per second.
+
+    createdb -h 127.0.0.1 -U postgres h2bench
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/h2bench REDIS_URL=redis://127.0.0.1:6379/3 \\
+    REDIS_KEY_PREFIX=h2bench SECRET_KEY=bench .venv/bin/python bench/ws_broadcast.py \\
+    --sockets 1000 5000 --events 20
+
+For each N: creates N users and an active contest, starts daphne (loopback, the flags of
+bench/ws_common.py), opens N sockets from --clients load processes (each socket joins the
+contest), then publishes --events room events through realtime.broadcast at 1/s from this
+process, as the contest clock would. Prints, per delivery, the latency from the event's
+`timestamp` (stamped when it was published) to its arrival at the client: p50, p99, max;
+the median over events of the slowest socket's latency; lost deliveries; daphne's CPU per
+delivered message and memory. --event leaderboard_update measures the personalised path
+(one ranks lookup per event per server process, `you` filled per socket). The users and
+the contest are deleted at the end. Everything runs on this machine: the load clients
+share its cores with the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+import time
+from datetime import UTC, datetime
+
+from ws_common import ClientProcess, Daphne, django_setup, percentile, say, split
+
+PADDING = "x" * 120  # brings a question_change to about 300 bytes, like the field notes'
+
+
+# --- Load client (no Django) ------------------------------------------------------------
+
+
+async def client_main(tokens: list[str], url: str, contest_id: str, events: int) -> None:
+    from websockets.asyncio.client import connect
+
+    received: list[list[float]] = [[] for _ in tokens]
+    gate = asyncio.Semaphore(100)
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    remaining = [len(tokens)]
+
+    async def play(i: int, token: str, ready: asyncio.Event) -> None:
+        async with gate:
+            ws = await connect(
+                f"{url}?token={token}", compression=None, ping_interval=None, open_timeout=60
+            )
+            await ws.send(json.dumps({"event": "join_contest", "data": {"contestId": contest_id}}))
+            while json.loads(await ws.recv())["event"] != "contest_state":
+                pass
+        ready.set()
+        latencies = received[i]
+        async for text in ws:
+            arrived = time.time()
+            message = json.loads(text)
+            if "seq" not in message:
+                continue
+            sent = datetime.fromisoformat(message["timestamp"].replace("Z", "+00:00"))
+            latencies.append(arrived - sent.replace(tzinfo=UTC).timestamp())
+            if len(latencies) == events:
+                remaining[0] -= 1
+                if remaining[0] == 0 and not done.done():
+                    done.set_result(None)
+
+    readies = [asyncio.Event() for _ in tokens]
+    tasks = [
+        asyncio.create_task(play(i, t, r))
+        for i, (t, r) in enumerate(zip(tokens, readies, strict=True))
+    ]
+    await asyncio.gather(*(r.wait() for r in readies))
+    say(sys.stdout, "READY")
+    # The benchmark says how long to wait at most once it has published everything.
+    line = await loop.run_in_executor(None, sys.stdin.readline)
+    timeout = float(line.split()[1])
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(done, timeout)
+    say(sys.stdout, "RESULT", received)
+    for task in tasks:
+        task.cancel()
+
+
+# --- Benchmark --------------------------------------------------------------------------
+
+
+def bench(n: int, events: int, clients: int, event: str) -> None:
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from accounts.models import User
+    from contests.models import Contest
+    from leaderboard.selectors import leaderboard_top
+    from realtime import broadcast, payloads
+
+    run = datetime.now().strftime("%H%M%S")
+    contest = Contest.objects.create(
+        title=f"bench broadcast {run}", status=Contest.Status.ACTIVE, current_question_index=1
+    )
+    users = User.objects.bulk_create(
+        User(username=f"wsbench-{run}-{i}", display_name=f"Player {i}", password="!")
+        for i in range(n)
+    )
+    tokens = [str(AccessToken.for_user(u)) for u in users]
+    daphne = Daphne()
+    workers: list[ClientProcess] = []
+    try:
+        started = time.monotonic()
+        workers = [
+            ClientProcess(__file__, share, [daphne.url, str(contest.pk), str(events)])
+            for share in split(tokens, clients)
+        ]
+        for worker in workers:
+            worker.expect("READY")
+        print(
+            f"N={n}: {n} sockets joined in {time.monotonic() - started:.1f} s, "
+            f"daphne RSS {daphne.rss_mb():.0f} MB"
+        )
+        cpu_before = daphne.cpu_seconds()
+        next_at = time.monotonic() + 1
+        for i in range(events):
+            time.sleep(max(0.0, next_at - time.monotonic()))
+            next_at += 1
+            if event == "leaderboard_update":
+                board = leaderboard_top(contest_id=contest.pk, limit=10)
+                data = payloads.leaderboard_update_payload(
+                    contest.pk, top=board["top"], total_participants=board["totalParticipants"]
+                )
+            else:
+                data = {
+                    "contestId": str(contest.pk),
+                    "closedQuestionId": str(i),
+                    "stats": {"answered": i, "correct": i},
+                    "padding": PADDING,
+                }
+            broadcast.send_to_contest(contest.pk, event, data)
+        for worker in workers:
+            worker.tell("WAIT 30")
+        results = [json.loads(worker.expect("RESULT")) for worker in workers]
+        cpu = daphne.cpu_seconds() - cpu_before
+    finally:
+        for worker in workers:
+            worker.stop()
+        daphne.stop()
+        contest.delete()
+        User.objects.filter(username__startswith=f"wsbench-{run}-").delete()
+
+    per_socket = [latencies for result in results for latencies in result]
+    all_latencies = [x for latencies in per_socket for x in latencies]
+    delivered = len(all_latencies)
+    # The slowest socket of each event: the latency the last player sees.
+    slowest = [
+        max(latencies[i] for latencies in per_socket if len(latencies) > i)
+        for i in range(events)
+        if any(len(latencies) > i for latencies in per_socket)
+    ]
+    ms = 1000
+    print(
+        f"N={n} event={event}: {delivered}/{n * events} delivered, "
+        f"lost {n * events - delivered}; latency p50 {percentile(all_latencies, 50) * ms:.0f} ms, "
+        f"p99 {percentile(all_latencies, 99) * ms:.0f} ms, "
+        f"max {max(all_latencies, default=0) * ms:.0f} ms; "
+        f"slowest socket per event: median {percentile(slowest, 50) * ms:.0f} ms, "
+        f"max {max(slowest, default=0) * ms:.0f} ms; "
+        f"daphne CPU {cpu / max(delivered, 1) * 1e6:.0f} us per delivered message"
+    )
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--client":
+        tokens_file, url, contest_id, events = sys.argv[2:6]
+        with open(tokens_file) as f:
+            tokens = json.load(f)
+        asyncio.run(client_main(tokens, url, contest_id, int(events)))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sockets", type=int, nargs="+", default=[1000])
+    parser.add_argument("--events", type=int, default=20)
+    parser.add_argument("--clients", type=int, default=2, help="load-client processes")
+    parser.add_argument(
+        "--event", choices=["question_change", "leaderboard_update"], default="question_change"
+    )
+    args = parser.parse_args()
+    django_setup()
+    for n in args.sockets:
+        bench(n, args.events, args.clients, args.event)
+
+
+if __name__ == "__main__":
+    main()

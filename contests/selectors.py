@@ -1,0 +1,172 @@
+"""Reads of the contest domain for the REST API, the admin and the management commands."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, connection
+from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery, Value, Window
+from django.db.models.functions import Coalesce, RowNumber
+
+from accounts.models import User
+from contests.errors import ContestNotFound
+from contests.models import Choice, Contest, Participant, Question
+from contestsite.redis import get_redis
+
+logger = logging.getLogger(__name__)
+
+
+def _count_per_contest(queryset: QuerySet) -> Coalesce:
+    """A correlated COUNT(*): two joined Counts would multiply questions by participants."""
+    counted = (
+        queryset.filter(contest=OuterRef("pk"))
+        .order_by()
+        .values("contest")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def _contests() -> QuerySet[Contest]:
+    return Contest.objects.annotate(
+        question_count=_count_per_contest(Question.objects.all()),
+        participant_count=_count_per_contest(Participant.objects.all()),
+    )
+
+
+def contest_list(*, status: str | None = None, join_code: str | None = None) -> QuerySet[Contest]:
+    """Contests, newest first, with question_count and participant_count."""
+    contests = _contests()
+    if status:
+        contests = contests.filter(status=status)
+    if join_code:
+        contests = contests.filter(join_code=join_code.strip().upper())
+    return contests
+
+
+def contest_questions(*, contest_id: object) -> list[Question]:
+    """A contest's questions in play order, each with `position` (1-based) and its choices."""
+    return list(
+        Question.objects.filter(contest_id=contest_id)
+        .annotate(
+            position=Window(RowNumber(), order_by=[F("order").asc(), F("id").asc()]),
+        )
+        .order_by("order", "id")
+        .prefetch_related("choices")
+    )
+
+
+@dataclass(frozen=True)
+class ContestDetail:
+    contest: Contest
+    questions: list[Question]
+    is_registered: bool
+
+
+def contest_detail(*, contest_id: object, user: User) -> ContestDetail:
+    contest = _contests().filter(pk=contest_id).first()
+    if contest is None:
+        raise ContestNotFound()
+    return ContestDetail(
+        contest=contest,
+        questions=contest_questions(contest_id=contest.pk),
+        is_registered=Participant.objects.filter(contest=contest, user_id=user.pk).exists(),
+    )
+
+
+def contest_problems(*, contest_id: object) -> list[str]:
+    """What keeps an upcoming contest from being played as authored, e.g. a single-choice
+    question whose choices were not added yet (the admin saves questions before choices)."""
+    contest = Contest.objects.filter(pk=contest_id).first()
+    if contest is None:
+        raise ContestNotFound()
+    questions = contest_questions(contest_id=contest.pk)
+    if not questions:
+        return ["The contest has no questions."]
+    problems = []
+    for question in questions:
+        question.contest = contest
+        try:
+            question.clean()
+            Question.validate_choices(
+                question.type, [(c.text, c.is_correct) for c in question.ordered_choices()]
+            )
+        except ValidationError as exc:
+            problems.extend(f"Question {question.position}: {m}" for m in exc.messages)
+    return problems
+
+
+# --- The contest file format (docs/CONTEST_FORMAT.md) ----------------------------------
+
+
+def _number(value: Decimal | None) -> int | float | None:
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _choice_export(choice: Choice) -> dict[str, Any]:
+    return {"text": choice.text, "is_correct": choice.is_correct, "order": choice.order}
+
+
+def _question_export(question: Question) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "order": question.order,
+        "type": question.type,
+        "text": question.text,
+        "points": question.points,
+        "time_limit_seconds": question.time_limit_seconds,
+    }
+    if question.type in Question.CHOICE_TYPES:
+        data["choices"] = [_choice_export(c) for c in question.ordered_choices()]
+    elif question.type == Question.Type.NUMERIC:
+        data["numeric_answer"] = _number(question.numeric_answer)
+        data["numeric_tolerance"] = _number(question.numeric_tolerance)
+    elif question.type == Question.Type.TEXT:
+        data["accepted_answers"] = list(question.accepted_answers)
+    return data
+
+
+def contest_export(*, contest_id: object) -> dict[str, Any]:
+    """A contest as the JSON document that contest_create (and import_contest) reads."""
+    contest = Contest.objects.filter(pk=contest_id).first()
+    if contest is None:
+        raise ContestNotFound()
+    return {
+        "title": contest.title,
+        "description": contest.description,
+        "start_time": contest.start_time.isoformat() if contest.start_time else None,
+        "scoring_mode": contest.scoring_mode,
+        "intermission_seconds": contest.intermission_seconds,
+        "requires_registration": contest.requires_registration,
+        "max_participants": contest.max_participants,
+        "questions": [_question_export(q) for q in contest_questions(contest_id=contest.pk)],
+    }
+
+
+# --- Health ------------------------------------------------------------------------------
+
+
+def system_health() -> dict[str, str]:
+    """ "ok" or "error" for the database and Redis; Redis is "disabled" without REDIS_URL."""
+    health = {"database": "ok", "redis": "disabled"}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        logger.exception("Health check: the database is not reachable")
+        health["database"] = "error"
+    client = get_redis()
+    if client is not None:
+        try:
+            client.ping()
+            health["redis"] = "ok"
+        except Exception:  # redis-py raises ConnectionError, TimeoutError, OSError subclasses
+            logger.exception("Health check: Redis is not reachable")
+            health["redis"] = "error"
+    return health

@@ -1,0 +1,300 @@
+"""The live leaderboard in Redis: a cache of the database, rebuilt whenever it is lost.
+
+Keys per contest (all under settings.REDIS_KEY_PREFIX, expiring together):
+- `lb:<contest>:ranking`  sorted set, member → sort value (leaderboard.ranking)
+- `lb:<contest>:member`   hash, participant id → member
+- `lb:<contest>:version`  hash, participant id → submission count the entry was computed at
+- `lb:<contest>:name`     hash, member → JSON [userId, displayName] (read with the top N)
+- `lb:<contest>:built`    marker: set by a complete rebuild, so its absence means the set
+                          may be partial (Redis restarted or was flushed)
+and `lb:dirty`, the set of contests whose standings changed since their last broadcast.
+
+Writes are versioned: an entry is replaced only by one computed from more submissions.
+A rebuild and a concurrent leaderboard_record can therefore interleave in any order and
+every participant ends at the newest state either of them read from the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import redis
+
+from contestsite.redis import redis_key
+from leaderboard import ranking
+
+# Refreshed by every write; a contest idle for this long is rebuilt on its next read.
+TTL_SECONDS = 7 * 24 * 3600
+REBUILD_LOCK_SECONDS = 120
+REBUILD_ATTEMPTS = 3
+FLUSH_LOCK_SECONDS = 60
+
+# KEYS: ranking, member, version, name, built, dirty, rebuild lock
+# ARGV: contest id, ttl, rebuild token ("" for a single participant's update), then per
+#       participant 5 values: participant id, member, sort value, version, name JSON.
+# A rebuild writes only while it still holds its lock: if Redis lost the lock, it also
+# lost what was written since the rebuild read the database, so the rebuild must restart
+# (returns -1) instead of marking a set built that misses those updates.
+_WRITE_LUA = """
+local rebuild = ARGV[3] ~= ''
+if rebuild and redis.call('GET', KEYS[7]) ~= ARGV[3] then return -1 end
+local changed = 0
+for i = 4, #ARGV, 5 do
+  local stored = redis.call('HGET', KEYS[3], ARGV[i])
+  if (not stored) or tonumber(stored) < tonumber(ARGV[i + 3]) then
+    redis.call('ZADD', KEYS[1], ARGV[i + 2], ARGV[i + 1])
+    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+    redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 3])
+    redis.call('HSET', KEYS[4], ARGV[i + 1], ARGV[i + 4])
+    changed = changed + 1
+  end
+end
+if rebuild then redis.call('SET', KEYS[5], '1') end
+if changed > 0 or rebuild then redis.call('SADD', KEYS[6], ARGV[1]) end
+for k = 1, 5 do redis.call('EXPIRE', KEYS[k], tonumber(ARGV[2])) end
+return changed
+"""
+
+# Lua's unpack() takes at most a few thousand values: HMGET in slices.
+_HMGET_ALL = """
+local function hmget_all(key, fields)
+  local values = {}
+  for first = 1, #fields, 1000 do
+    local slice = {}
+    for i = first, math.min(first + 999, #fields) do slice[#slice + 1] = fields[i] end
+    local got = redis.call('HMGET', key, unpack(slice))
+    for i = 1, #slice do values[first + i - 1] = got[i] end
+  end
+  return values
+end
+"""
+
+# KEYS: built, ranking, name. ARGV: limit. False when the set must be rebuilt first.
+_TOP_LUA = (
+    _HMGET_ALL
+    + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local items = redis.call('ZRANGE', KEYS[2], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
+local members = {}
+for i = 1, #items, 2 do members[#members + 1] = items[i] end
+return {redis.call('ZCARD', KEYS[2]), items, hmget_all(KEYS[3], members)}
+"""
+)
+
+# KEYS: built, ranking, member. ARGV: participant ids. False when the set must be rebuilt
+# first. Answers in one space-separated string (one reply item instead of three per id):
+# - for ids that are a good part of the board, the whole ranking ("F member value ..."),
+#   which costs Redis one ZRANGE instead of a ZRANK and a ZSCORE per id;
+# - otherwise "I" and per id on the board: its argument index, 0-based position, value.
+_RANKS_LUA = (
+    _HMGET_ALL
+    + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if #ARGV * 4 >= redis.call('ZCARD', KEYS[2]) then
+  return 'F ' .. table.concat(redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES'), ' ')
+end
+local members = hmget_all(KEYS[3], ARGV)
+local out = {'I'}
+for i = 1, #ARGV do
+  local m = members[i]
+  if m then
+    local position = redis.call('ZRANK', KEYS[2], m)
+    if position then
+      out[#out + 1] = i
+      out[#out + 1] = position
+      out[#out + 1] = redis.call('ZSCORE', KEYS[2], m)
+    end
+  end
+end
+return table.concat(out, ' ')
+"""
+)
+
+
+class NotBuilt(Exception):
+    """The contest's set is missing or partial: rebuild it from the database first."""
+
+
+class RebuildFailed(Exception):
+    """Redis kept losing the rebuild's lock (restarting or flushed again and again)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    rank: int
+    participant_id: str
+    user_id: str
+    display_name: str
+    score: int
+
+
+def dirty_key() -> str:
+    return redis_key("lb", "dirty")
+
+
+def built_key(contest_id: str) -> str:
+    return redis_key("lb", contest_id, "built")
+
+
+def _rebuild_lock_key(contest_id: str) -> str:
+    return redis_key("lb", contest_id, "rebuild")
+
+
+def _keys(contest_id: str) -> list[str]:
+    return [
+        redis_key("lb", contest_id, "ranking"),
+        redis_key("lb", contest_id, "member"),
+        redis_key("lb", contest_id, "version"),
+        redis_key("lb", contest_id, "name"),
+        built_key(contest_id),
+        dirty_key(),
+        _rebuild_lock_key(contest_id),
+    ]
+
+
+def write(
+    client: redis.Redis,
+    contest_id: str,
+    totals: Iterable[ranking.Totals],
+    *,
+    rebuild_token: str = "",
+) -> int:
+    """Store these totals (newer versions only) and mark the contest dirty if anything
+    changed. With the token of a held rebuild lock, the totals are every participant's
+    and the set is marked built. Returns how many entries changed, -1 if the lock is lost."""
+    args: list[object] = [contest_id, TTL_SECONDS, rebuild_token]
+    for t in totals:
+        args += [
+            t.participant_id,
+            ranking.member(registered_at=t.registered_at, participant_id=t.participant_id),
+            ranking.sort_value(score=t.score, total_response_ms=t.total_response_ms),
+            t.submission_count,
+            json.dumps([t.user_id, t.display_name], separators=(",", ":")),
+        ]
+    keys = _keys(contest_id)
+    return int(client.eval(_WRITE_LUA, len(keys), *keys, *args))
+
+
+def rebuild(
+    client: redis.Redis,
+    contest_id: str,
+    load_totals: Callable[[], list[ranking.Totals]],
+    *,
+    if_missing: bool,
+) -> None:
+    """Merge every participant's totals from the database into the set and mark it built.
+
+    One rebuild per contest at a time: a crowd of readers after a flush waits for the
+    first one (and with `if_missing` then finds the set built and returns).
+    """
+    for _ in range(REBUILD_ATTEMPTS):
+        token = secrets.token_hex(8)
+        lock = client.lock(
+            _rebuild_lock_key(contest_id),
+            timeout=REBUILD_LOCK_SECONDS,
+            blocking_timeout=REBUILD_LOCK_SECONDS,
+        )
+        if not lock.acquire(token=token):
+            raise RebuildFailed(f"the rebuild lock of contest {contest_id} stayed taken")
+        try:
+            if if_missing and client.exists(built_key(contest_id)):
+                return
+            # The database is read with the lock held: an update Redis lost before the lock
+            # was taken is in this snapshot, and if Redis loses data after that, it loses
+            # the lock too and the write refuses (so the next attempt reads again).
+            if write(client, contest_id, load_totals(), rebuild_token=token) >= 0:
+                return
+        finally:
+            with contextlib.suppress(redis.exceptions.LockError):
+                lock.release()
+    raise RebuildFailed(f"Redis lost contest {contest_id}'s rebuild {REBUILD_ATTEMPTS} times")
+
+
+def is_built(client: redis.Redis, contest_ids: list[str]) -> dict[str, bool]:
+    pipe = client.pipeline(transaction=False)
+    for cid in contest_ids:
+        pipe.exists(built_key(cid))
+    return {cid: bool(n) for cid, n in zip(contest_ids, pipe.execute(), strict=True)}
+
+
+def top(client: redis.Redis, contest_id: str, limit: int) -> tuple[list[Entry], int]:
+    """The first `limit` entries and the number of participants; raises NotBuilt."""
+    keys = _keys(contest_id)
+    result = client.eval(_TOP_LUA, 3, keys[4], keys[0], keys[3], limit)
+    if result is None:
+        raise NotBuilt(contest_id)
+    total, items, names = result
+    entries = []
+    for i, name in enumerate(names):
+        user_id, display_name = json.loads(name)
+        entries.append(
+            Entry(
+                rank=i + 1,
+                participant_id=ranking.participant_id_from_member(items[2 * i]),
+                user_id=user_id,
+                display_name=display_name,
+                score=ranking.score_from_sort_value(items[2 * i + 1]),
+            )
+        )
+    return entries, int(total)
+
+
+def ranks(
+    client: redis.Redis, contest_id: str, participant_ids: list[str]
+) -> dict[str, dict[str, int]]:
+    """{participant id: {"rank", "score"}} for those of the ids on the board, in one
+    round trip whatever their number; raises NotBuilt."""
+    keys = _keys(contest_id)
+    result = client.eval(_RANKS_LUA, 3, keys[4], keys[0], keys[1], *participant_ids)
+    if result is None:
+        raise NotBuilt(contest_id)
+    mode, *fields = result.split()
+    if mode == "F":
+        wanted = set(participant_ids)
+        found = {}
+        for position, i in enumerate(range(0, len(fields), 2)):
+            pid = ranking.participant_id_from_member(fields[i])
+            if pid in wanted:
+                found[pid] = {
+                    "rank": position + 1,
+                    "score": ranking.score_from_sort_value(fields[i + 1]),
+                }
+        return found
+    return {
+        participant_ids[int(fields[i]) - 1]: {
+            "rank": int(fields[i + 1]) + 1,
+            "score": ranking.score_from_sort_value(fields[i + 2]),
+        }
+        for i in range(0, len(fields), 3)
+    }
+
+
+def pop_dirty(client: redis.Redis) -> set[str]:
+    """Every contest marked dirty, removed atomically (a concurrent flush gets none)."""
+    pipe = client.pipeline(transaction=True)
+    pipe.smembers(dirty_key())
+    pipe.delete(dirty_key())
+    members, _ = pipe.execute()
+    return set(members)
+
+
+def mark_dirty(client: redis.Redis, contest_id: str) -> None:
+    client.sadd(dirty_key(), contest_id)
+
+
+def unmark_built(client: redis.Redis, contest_id: str) -> None:
+    client.delete(built_key(contest_id))
+
+
+def drop(client: redis.Redis, contest_id: str) -> None:
+    """Forget a contest's live set (it completed: FinalStanding is the record now)."""
+    client.delete(*_keys(contest_id)[:5])
+
+
+def flush_lock(client: redis.Redis) -> redis.lock.Lock:
+    """One flush at a time, so boards of one contest are never broadcast out of order."""
+    return client.lock(redis_key("lb", "flush"), timeout=FLUSH_LOCK_SECONDS)

@@ -1,0 +1,206 @@
+"""Leaderboard reads: the live board while a contest runs, FinalStanding once it completed.
+
+Stores, by contest status and mode:
+- completed: FinalStanding rows (written in the completing transaction);
+- otherwise with REDIS_URL: the contest's sorted set (leaderboard.live), rebuilt from the
+  database first when it is missing or partial;
+- otherwise (embedded default): computed from the database with the same rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import Coalesce
+
+from accounts.models import User
+from contests.errors import ContestNotFound
+from contests.models import Contest, Participant
+from contestsite.redis import get_redis
+from leaderboard import live, ranking
+from leaderboard.errors import StandingsNotFinal
+from leaderboard.models import FinalStanding
+
+T = TypeVar("T")
+
+# From this many ids on, reading a contest's every final standing and filtering here is
+# faster than an IN list of ids (bench/leaderboard.py: 10,000 ids, 35 ms against 180 ms).
+MANY_IDS = 500
+
+Board = dict[str, Any]
+Ranks = dict[str, dict[str, int]]
+
+
+def totals_from_database(
+    *, contest_id: object, participant_id: object | None = None
+) -> list[ranking.Totals]:
+    """Every participant's totals (or one participant's) in one query."""
+    correct = Q(submissions__is_correct=True)
+    participants = Participant.objects.filter(contest_id=contest_id)
+    if participant_id is not None:
+        participants = participants.filter(pk=participant_id)
+    rows = (
+        participants.order_by()
+        .annotate(
+            score=Coalesce(Sum("submissions__points_awarded"), 0),
+            total_ms=Coalesce(Sum("submissions__response_time_ms", filter=correct), 0),
+            correct=Count("submissions", filter=correct),
+            submission_count=Count("submissions"),
+        )
+        .values_list(
+            "pk",
+            "user_id",
+            "display_name",
+            "registered_at",
+            "score",
+            "total_ms",
+            "correct",
+            "submission_count",
+        )
+    )
+    return [
+        ranking.Totals(
+            participant_id=str(pk),
+            user_id=str(user_id),
+            display_name=name,
+            registered_at=registered_at,
+            score=score,
+            total_response_ms=total_ms,
+            correct_count=correct,
+            submission_count=count,
+        )
+        for pk, user_id, name, registered_at, score, total_ms, correct, count in rows
+    ]
+
+
+def standings_from_database(*, contest_id: object) -> list[ranking.Standing]:
+    """The whole ranking computed from submissions: the source every store derives from."""
+    return ranking.rank_all(totals_from_database(contest_id=contest_id))
+
+
+def _entry(*, rank: int, user_id: object, display_name: str, score: int) -> dict[str, Any]:
+    return {"rank": rank, "userId": str(user_id), "displayName": display_name, "score": score}
+
+
+def _status(contest_id: object) -> str:
+    status = Contest.objects.filter(pk=contest_id).values_list("status", flat=True).first()
+    if status is None:
+        raise ContestNotFound()
+    return status
+
+
+def _read_live(contest_id: str, read: Callable[[], T]) -> T:
+    try:
+        return read()
+    except live.NotBuilt:
+        from leaderboard.services import leaderboard_rebuild
+
+        leaderboard_rebuild(contest_id=contest_id, if_missing=True)
+        return read()
+
+
+def live_top(*, contest_id: object, limit: int) -> Board:
+    """The running board, without the status check (the flush knows the contest is live)."""
+    client = get_redis()
+    if client is None:
+        standings = standings_from_database(contest_id=contest_id)
+        top = [
+            _entry(
+                rank=s.rank,
+                user_id=s.totals.user_id,
+                display_name=s.totals.display_name,
+                score=s.totals.score,
+            )
+            for s in standings[:limit]
+        ]
+        return {"top": top, "totalParticipants": len(standings)}
+    cid = str(contest_id)
+    entries, total = _read_live(cid, lambda: live.top(client, cid, limit))
+    top = [
+        _entry(rank=e.rank, user_id=e.user_id, display_name=e.display_name, score=e.score)
+        for e in entries
+    ]
+    return {"top": top, "totalParticipants": total}
+
+
+def _final_top(contest_id: object, limit: int) -> Board:
+    rows = FinalStanding.objects.filter(contest_id=contest_id).order_by("rank")
+    top = [
+        _entry(rank=rank, user_id=user_id, display_name=name, score=score)
+        for rank, user_id, name, score in rows[:limit].values_list(
+            "rank", "participant__user_id", "participant__display_name", "score"
+        )
+    ]
+    return {"top": top, "totalParticipants": rows.count()}
+
+
+def leaderboard_top(*, contest_id: object, limit: int) -> Board:
+    """{"top": [{rank, userId, displayName, score}], "totalParticipants"}."""
+    if _status(contest_id) == Contest.Status.COMPLETED:
+        return _final_top(contest_id, limit)
+    return live_top(contest_id=contest_id, limit=limit)
+
+
+def _ranks(contest_id: object, status: str, participant_ids: list[str]) -> Ranks:
+    if status == Contest.Status.COMPLETED:
+        rows = FinalStanding.objects.filter(contest_id=contest_id)
+        if len(participant_ids) < MANY_IDS:
+            rows = rows.filter(participant_id__in=participant_ids)
+        wanted = set(participant_ids)
+        return {
+            str(pid): {"rank": rank, "score": score}
+            for pid, rank, score in rows.values_list("participant_id", "rank", "score")
+            if str(pid) in wanted
+        }
+    client = get_redis()
+    if client is None:
+        wanted = set(participant_ids)
+        return {
+            s.totals.participant_id: {"rank": s.rank, "score": s.totals.score}
+            for s in standings_from_database(contest_id=contest_id)
+            if s.totals.participant_id in wanted
+        }
+    cid = str(contest_id)
+    return _read_live(cid, lambda: live.ranks(client, cid, participant_ids))
+
+
+def leaderboard_ranks(*, contest_id: object, participant_ids: Iterable[object]) -> Ranks:
+    """{participant id: {"rank", "score"}} for those of the ids on the board: one Redis
+    round trip (or one query) for any number of ids."""
+    ids = [str(pid) for pid in participant_ids]
+    if not ids:
+        return {}
+    return _ranks(contest_id, _status(contest_id), ids)
+
+
+def leaderboard_for_user(*, contest_id: object, limit: int, user: User | None) -> Board:
+    """The REST view: status, the top `limit`, and the user's own rank if they play."""
+    status = _status(contest_id)
+    board = (
+        _final_top(contest_id, limit)
+        if status == Contest.Status.COMPLETED
+        else live_top(contest_id=contest_id, limit=limit)
+    )
+    you = None
+    if user is not None:
+        pid = (
+            Participant.objects.filter(contest_id=contest_id, user_id=user.pk)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if pid is not None:
+            you = _ranks(contest_id, status, [str(pid)]).get(str(pid))
+    return {"contestId": str(contest_id), "status": status, **board, "you": you}
+
+
+def final_standings(*, contest_id: object) -> list[FinalStanding]:
+    """Every final standing in rank order, with participant and user loaded."""
+    if _status(contest_id) != Contest.Status.COMPLETED:
+        raise StandingsNotFinal()
+    return list(
+        FinalStanding.objects.filter(contest_id=contest_id)
+        .select_related("participant__user")
+        .order_by("rank")
+    )

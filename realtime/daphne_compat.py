@@ -1,0 +1,77 @@
+"""Keeping secrets out of logs, and two fixes to daphne 4.2.3 (installed when daphne runs).
+
+- The WebSocket JWT travels in the query string. daphne's access log writes the full URI
+  of plain HTTP requests (a browser opening the WebSocket URL, a proxy's health check), and
+  debug logging may print request lines: both go through `redact`.
+- daphne drops the `reason` of an ASGI `websocket.close` (django/daphne#374), and closes
+  through autobahn's sendClose, which raises for the protocol codes 1008 and 1009 (it
+  allows an application only 1000 and 3000-4999). Clients are promised these codes with a
+  short reason (docs/PROTOCOL.md), so an open socket is closed with the frame itself,
+  the reason truncated to the 123 bytes a close frame can carry.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+# A query parameter that carries credentials, and anything shaped like a JWT.
+_CREDENTIAL_PARAMETER = re.compile(r"(?i)([?&;](?:token|access|refresh)=)[^&;\s\"']*")
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+REDACTED = "[redacted]"
+
+
+def redact(text: str) -> str:
+    return _JWT.sub(REDACTED, _CREDENTIAL_PARAMETER.sub(rf"\1{REDACTED}", text))
+
+
+class RedactCredentials(logging.Filter):
+    """Rewrites a log record whose message contains a token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def install() -> None:
+    """Redact every handler of the root logger; patch daphne if it is the server."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactCredentials) for f in handler.filters):
+            handler.addFilter(RedactCredentials())
+    if "daphne.server" in sys.modules:
+        _patch_daphne()
+
+
+def _patch_daphne() -> None:
+    from autobahn.util import encode_truncate
+    from daphne.access import AccessLogGenerator
+    from daphne.ws_protocol import WebSocketProtocol
+
+    if getattr(WebSocketProtocol.handle_reply, "passes_close_reason", False):
+        return
+    write_entry = AccessLogGenerator.write_entry
+    handle_reply = WebSocketProtocol.handle_reply
+
+    def redacted_write_entry(
+        self: Any, host: Any, date: Any, request: str, *args: Any, **kwargs: Any
+    ) -> None:
+        write_entry(self, host, date, redact(request), *args, **kwargs)
+
+    def handle_reply_with_reason(self: Any, message: dict[str, Any]) -> None:
+        if message.get("type") == "websocket.close" and self.state == self.STATE_OPEN:
+            reason = message.get("reason")
+            self.sendCloseFrame(
+                code=message.get("code") or 1000,
+                reasonUtf8=encode_truncate(reason, 123) if reason else None,
+            )
+            return
+        handle_reply(self, message)
+
+    handle_reply_with_reason.passes_close_reason = True  # type: ignore[attr-defined]
+    AccessLogGenerator.write_entry = redacted_write_entry
+    WebSocketProtocol.handle_reply = handle_reply_with_reason

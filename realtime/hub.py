@@ -1,0 +1,262 @@
+"""Per-process room fan-out.
+
+One hub per server process (per event loop) owns one channel-layer channel. That channel
+joins the group of a contest when the first local socket joins the contest and leaves it
+when the last one leaves, so each room event crosses the channel layer once per process,
+not once per socket. The hub writes each event's text straight to its sockets: no
+per-socket channel, task wake-up or channel-layer decoding.
+
+Order and completeness: the hub tracks, per contest, the last room event it delivered.
+A `seq` that skips ahead means the layer lost events (pub/sub drops messages while Redis
+reconnects): the hub first replays the missing ones from the event log, in order. Every
+WS_CATCH_UP_INTERVAL_SECONDS it also compares with the log, which catches a loss that no
+later event reveals. Events the log no longer has, or an epoch change (the log itself was
+lost), are announced to the sockets with `resync_required` (docs/PROTOCOL.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from leaderboard.selectors import leaderboard_ranks
+from realtime import broadcast
+from realtime.db import run_in_db_thread
+from realtime.limits import ConnectionSlots
+
+logger = logging.getLogger(__name__)
+
+RESYNC_EPOCH_CHANGED = "epoch_changed"
+RESYNC_EVENTS_LOST = "events_lost"
+
+
+class Member(Protocol):
+    """What the hub needs of a socket (realtime.consumers.ContestConsumer)."""
+
+    participant_id: str | None
+    # While not None, room events are kept here instead of being sent: the socket is
+    # building its reply to join_contest/resync and sends them after it.
+    held: list[str] | None
+    base_send: Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class _CatchUp:
+    contest_id: str
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.layer = get_channel_layer()
+        self.rooms: dict[str, set[Member]] = {}
+        self.slots = ConnectionSlots()
+        # Last room event delivered (or known to be covered) per contest: (seq, epoch).
+        self.positions: dict[str, tuple[int, str]] = {}
+        self._channel: str | None = None
+        self._lock = asyncio.Lock()
+        self._inbox: asyncio.Queue[dict[str, Any] | _CatchUp] = asyncio.Queue()
+        # The event loop keeps only weak references to tasks.
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # --- Membership ---------------------------------------------------------------------
+
+    async def join(self, contest_id: str, member: Member) -> None:
+        async with self._lock:
+            room = self.rooms.get(contest_id)
+            if room is not None:
+                room.add(member)
+                return
+            # The room exists before the awaits below, so an event that arrives while the
+            # group is being joined still reaches the member (held, then filtered by seq).
+            self.rooms[contest_id] = {member}
+            await self._ensure_running()
+            await self.layer.group_add(broadcast.group_name(contest_id), self._channel)
+            position = await broadcast.aevent_log_position(contest_id)
+            known = self.positions.get(contest_id)
+            if known is None or (known[1] == position[1] and known[0] < position[0]):
+                self.positions[contest_id] = position
+
+    async def leave(self, contest_id: str, member: Member) -> None:
+        async with self._lock:
+            room = self.rooms.get(contest_id)
+            if room is None:
+                return
+            room.discard(member)
+            if room:
+                return
+            del self.rooms[contest_id]
+            self.positions.pop(contest_id, None)
+            await self.layer.group_discard(broadcast.group_name(contest_id), self._channel)
+
+    async def _ensure_running(self) -> None:
+        if self._channel is not None:
+            return
+        self._channel = await self.layer.new_channel()
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._receive_forever()),
+            loop.create_task(self._deliver_forever()),
+            loop.create_task(self._check_forever()),
+        ]
+
+    # --- Tasks --------------------------------------------------------------------------
+
+    async def _receive_forever(self) -> None:
+        # Only moves messages to the inbox, so catch-up checks queue behind every message
+        # already received and are judged against what was really delivered.
+        while True:
+            try:
+                message = await self.layer.receive(self._channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("Hub could not receive from the channel layer")
+                await asyncio.sleep(1)
+                continue
+            self._inbox.put_nowait(message)
+
+    async def _deliver_forever(self) -> None:
+        while True:
+            item = await self._inbox.get()
+            try:
+                if isinstance(item, _CatchUp):
+                    await self._catch_up(item.contest_id)
+                else:
+                    await self._room_message(item)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("Hub could not deliver a room event")
+
+    async def _check_forever(self) -> None:
+        while True:
+            await asyncio.sleep(settings.WS_CATCH_UP_INTERVAL_SECONDS)
+            for contest_id in list(self.rooms):
+                try:
+                    # Re-joining renews the membership (the in-memory layer expires
+                    # group members after a day) and is a no-op otherwise.
+                    await self.layer.group_add(broadcast.group_name(contest_id), self._channel)
+                except Exception:
+                    logger.exception("Hub could not renew its group membership")
+                self._inbox.put_nowait(_CatchUp(contest_id))
+
+    # --- Delivery -----------------------------------------------------------------------
+
+    async def _room_message(self, message: dict[str, Any]) -> None:
+        contest_id = message["contest_id"]
+        if contest_id not in self.rooms:
+            return
+        text = message["text"]
+        position = broadcast.log_position(text)
+        if position is not None:
+            known = self.positions.get(contest_id)
+            if known is not None and position[1] == known[1]:
+                if position[0] <= known[0]:
+                    return  # already delivered by a catch-up
+                if position[0] > known[0] + 1:
+                    await self._catch_up(contest_id)
+                    return  # the catch-up delivered this event too, from the log
+            elif known is not None:
+                await self._resync_required(contest_id, RESYNC_EPOCH_CHANGED)
+            self.positions[contest_id] = position
+        await self._write(contest_id, text, message.get("personalize"))
+
+    async def _catch_up(self, contest_id: str) -> None:
+        known = self.positions.get(contest_id)
+        if known is None or contest_id not in self.rooms:
+            return
+        texts = await broadcast.aevent_log_since(contest_id, known[1], known[0])
+        if texts is None:
+            seq, epoch = await broadcast.aevent_log_position(contest_id)
+            reason = RESYNC_EPOCH_CHANGED if epoch != known[1] else RESYNC_EVENTS_LOST
+            logger.warning("Contest %s: room events lost (%s)", contest_id, reason)
+            await self._resync_required(contest_id, reason)
+            self.positions[contest_id] = (seq, epoch)
+            return
+        if texts:
+            logger.warning("Contest %s: replaying %d missed room events", contest_id, len(texts))
+        for text in texts:
+            position = broadcast.log_position(text)
+            if position is not None:
+                self.positions[contest_id] = position
+            await self._write(contest_id, text, broadcast.personalization_of(text))
+
+    async def _resync_required(self, contest_id: str, reason: str) -> None:
+        text = broadcast.envelope("resync_required", {"contestId": contest_id, "reason": reason})
+        await self._write(contest_id, text, None)
+
+    async def _write(self, contest_id: str, text: str, personalize: str | None) -> None:
+        members = tuple(self.rooms.get(contest_id, ()))
+        if personalize == broadcast.PERSONALIZE_LEADERBOARD:
+            await self._write_personalized(contest_id, members, text)
+            return
+        message = {"type": "websocket.send", "text": text}
+        for member in members:
+            await _send(member, message, text)
+
+    async def _write_personalized(
+        self, contest_id: str, members: tuple[Member, ...], text: str
+    ) -> None:
+        """Fill in each recipient's {"rank", "score"}: one ranks lookup per event."""
+        head, placeholder, tail = text.rpartition(broadcast.YOU_PLACEHOLDER)
+        if not placeholder:
+            message = {"type": "websocket.send", "text": text}
+            for member in members:
+                await _send(member, message, text)
+            return
+        ranks = await _ranks_of(contest_id, (m.participant_id for m in members))
+        texts: dict[str | None, str] = {}
+        for member in members:
+            personal = texts.get(member.participant_id)
+            if personal is None:
+                you = ranks.get(member.participant_id) if member.participant_id else None
+                value = broadcast.you_json(you)
+                personal = texts[member.participant_id] = f'{head}"you":{value}{tail}'
+            await _send(member, {"type": "websocket.send", "text": personal}, personal)
+
+
+async def _send(member: Member, message: dict[str, Any], text: str) -> None:
+    if member.held is not None:
+        member.held.append(text)
+        return
+    try:
+        await member.base_send(message)
+    except Exception:
+        # One broken socket must not keep the event from the others.
+        logger.exception("Hub could not write to a socket")
+
+
+async def _ranks_of(
+    contest_id: str, participant_ids: Iterable[str | None]
+) -> dict[str, dict[str, Any]]:
+    ids = sorted({p for p in participant_ids if p})
+    if not ids:
+        return {}
+    try:
+        ranks = await run_in_db_thread(leaderboard_ranks)(
+            contest_id=contest_id, participant_ids=ids
+        )
+    except Exception:
+        # The event still goes out, with "you": null, rather than not at all.
+        logger.exception("Hub could not read the ranks of contest %s", contest_id)
+        return {}
+    return ranks
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+
+
+def get_hub() -> Hub:
+    """This process's hub (one per event loop: daphne runs one)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = _hubs[loop] = Hub()
+    return hub

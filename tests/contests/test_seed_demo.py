@@ -1,0 +1,97 @@
+"""manage.py seed_demo"""
+
+import io
+
+import pytest
+from django.contrib.auth.password_validation import validate_password
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from contests.management.commands import seed_demo
+from contests.models import Choice, Contest, Question
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """seed_demo hashes and checks four passwords per run; PBKDF2 takes 0.25 s each here."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def seed(*args: str) -> str:
+    out = io.StringIO()
+    call_command("seed_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+def snapshot() -> list:
+    return [
+        sorted(
+            User.objects.values_list(
+                "id", "username", "display_name", "is_staff", "is_superuser", "password"
+            )
+        ),
+        sorted(Contest.objects.values_list("id", "title", "join_code", "status", "created_by")),
+        sorted(Question.objects.values_list("id", "contest", "order", "type", "text")),
+        sorted(Choice.objects.values_list("id", "question", "text", "is_correct")),
+    ]
+
+
+def test_it_creates_an_organizer_players_and_a_contest_of_every_question_type():
+    output = seed()
+
+    organizer = User.objects.get(username="organizer")
+    assert organizer.is_staff and organizer.is_superuser
+    assert User.objects.filter(is_staff=False).count() == 3
+    contest = Contest.objects.get()
+    assert contest.created_by == organizer
+    assert contest.start_time is None
+    assert contest.questions.count() >= 5
+    assert set(contest.questions.values_list("type", flat=True)) == set(Question.Type.values)
+    assert "organizer / run-the-show-42" in output
+    assert contest.join_code in output and str(contest.pk) in output
+
+
+def test_running_it_twice_gives_the_same_data():
+    seed()
+    first = snapshot()
+
+    seed()
+
+    assert snapshot() == first
+
+
+def test_the_printed_credentials_log_in():
+    seed()
+    client = APIClient()
+
+    for username, password in [
+        ("organizer", seed_demo.ORGANIZER_PASSWORD),
+        ("alice", seed_demo.PLAYER_PASSWORD),
+    ]:
+        response = client.post(
+            "/api/auth/token/", {"username": username, "password": password}, format="json"
+        )
+        assert response.status_code == 200
+
+
+def test_the_demo_passwords_pass_the_password_validators():
+    validate_password(seed_demo.ORGANIZER_PASSWORD, User(username="organizer"))
+    validate_password(seed_demo.PLAYER_PASSWORD, User(username="alice"))
+
+
+def test_it_keeps_a_played_demo_contest_and_reset_renews_it():
+    seed()
+    played = Contest.objects.get()
+    Contest.objects.filter(pk=played.pk).update(status="completed")
+
+    output = seed()
+    assert Contest.objects.get().pk == played.pk
+    assert "--reset" in output
+
+    seed("--reset")
+    fresh = Contest.objects.get()
+    assert fresh.pk != played.pk
+    assert fresh.status == "upcoming"

@@ -1,0 +1,109 @@
+"""The embedded default: daphne on SQLite with no REDIS_URL (what `make run` serves) plays a
+scheduled contest to its end with nothing but Python: the clock runs inside the server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.contests.test_clock_e2e import RECEIVE_TIMEOUT, Player
+from tests.servers import BIN, ROOT, DaphneServer, child_env
+
+pytestmark = pytest.mark.e2e
+
+CREATE = """
+import json
+from datetime import timedelta
+from django.utils import timezone
+from rest_framework_simplejwt.tokens import AccessToken
+from accounts.models import User
+from contests.services import contest_create
+
+organizer = User.objects.create_user("organizer", is_staff=True)
+player = User.objects.create_user("player", display_name="Solo")
+question = {
+    "type": "single_choice", "text": "Pick A", "time_limit_seconds": 5,
+    "choices": [{"text": "A", "is_correct": True}, {"text": "B", "is_correct": False}],
+}
+contest = contest_create(
+    data={
+        "title": "Embedded", "intermission_seconds": 1,
+        "start_time": timezone.now() + timedelta(hours=1),
+        "questions": [question, dict(question, text="Pick A again")],
+    },
+    created_by=organizer,
+)
+print(json.dumps({"contest": str(contest.pk), "token": str(AccessToken.for_user(player))}))
+"""
+
+START_SOON = """
+from datetime import timedelta
+from django.utils import timezone
+from contests.models import Contest
+Contest.objects.update(start_time=timezone.now() + timedelta(seconds=1))
+"""
+
+RESULT = """
+import json
+from contests.models import Contest
+from leaderboard.models import FinalStanding
+contest = Contest.objects.get()
+standings = FinalStanding.objects.filter(contest=contest)
+print(json.dumps({"status": contest.status, "standings": [[s.rank, s.score] for s in standings]}))
+"""
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [str(BIN / "python"), "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return done.stdout
+
+
+def test_make_run_plays_a_scheduled_contest_without_redis(tmp_path: Path):
+    env = child_env(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", REDIS_URL=None)
+    manage(env, "migrate", "--noinput")
+    created = json.loads(manage(env, "shell", "-c", CREATE).strip().splitlines()[-1])
+    server = DaphneServer(env).start()
+    player = Player(server.ws_url, created["token"], "A")
+
+    async def scenario() -> None:
+        game = asyncio.create_task(player.play(created["contest"]))
+        await asyncio.wait_for(player.joined.wait(), RECEIVE_TIMEOUT)
+        await asyncio.to_thread(manage, env, "shell", "-c", START_SOON)
+        await asyncio.wait_for(game, timeout=90)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.stop()
+
+    assert player.state["status"] == "upcoming"
+    assert player.events(without=("timer_update", "submission_result", "leaderboard_update")) == [
+        "contest_start",
+        "question_broadcast",
+        "question_change",
+        "question_broadcast",
+        "question_change",
+        "contest_end",
+    ]
+    assert "timer_update" in player.events()
+    seqs = [m["seq"] for m in player.room_events()]
+    assert seqs == list(range(1, len(seqs) + 1))
+    results = [m["data"] for m in player.messages if m["event"] == "submission_result"]
+    assert [r["isCorrect"] for r in results] == [True, True]
+    end = player.messages[-1]["data"]
+    assert end["status"] == "completed"
+    assert end["you"] == {"rank": 1, "score": results[-1]["totalScore"]}
+    final = json.loads(manage(env, "shell", "-c", RESULT).strip().splitlines()[-1])
+    assert final == {"status": "completed", "standings": [[1, results[-1]["totalScore"]]]}
