@@ -13,8 +13,11 @@ TEST_REDIS_PREFIX ?= test
 TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) REDIS_KEY_PREFIX=$(TEST_REDIS_PREFIX) \
 	SECRET_KEY=test-only-secret-key-that-is-long-enough-for-hs256 DEBUG=false ALLOWED_HOSTS=localhost,127.0.0.1,testserver
 
-# Heartbeat: protocol-level pings every 30 s, a socket that does not answer in 30 s is dropped.
-DAPHNE_FLAGS := --ping-interval 30 --ping-timeout 30 --proxy-headers
+# Heartbeat: protocol-level pings every 30 s, a socket that does not answer in 30 s is
+# dropped. A listen backlog for connection bursts (daphne's default is 50). daphne's own
+# message limit stays above WS_MAX_MESSAGE_BYTES so the application's 1009 close applies.
+DAPHNE_FLAGS := --ping-interval 30 --ping-timeout 30 --proxy-headers \
+	--websocket-max-message-size 65536 --websocket-max-frame-size 65536
 
 .PHONY: venv run test lint format clean
 
@@ -29,7 +32,8 @@ $(BIN)/.installed: requirements.txt
 run: venv
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed_demo
-	DEBUG=$${DEBUG:-true} $(BIN)/daphne $(DAPHNE_FLAGS) -b $${HOST:-127.0.0.1} -p $(PORT) contestsite.asgi:application
+	DEBUG=$${DEBUG:-true} $(BIN)/daphne $(DAPHNE_FLAGS) \
+		-e tcp:port=$(PORT):interface=$${HOST:-127.0.0.1}:backlog=4096 contestsite.asgi:application
 
 test: venv
 	@$(TEST_ENV) $(BIN)/python scripts/check_services.py

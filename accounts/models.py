@@ -1,3 +1,5 @@
+import uuid
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
@@ -9,6 +11,8 @@ class User(AbstractUser):
     contest they join.
     """
 
+    # Clients see user ids (leaderboards, JWT claims): UUIDs, like every id they see.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     display_name = models.CharField(max_length=50, blank=True)
 
     def get_display_name(self) -> str:

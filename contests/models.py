@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Now
 
 # Readable aloud and typable: no 0/O, 1/I/L.
 JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -249,8 +250,9 @@ class Participant(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="participations"
     )
     display_name = models.CharField(max_length=50)
-    # Microsecond precision: the last tie-break of the ranking rule.
-    registered_at = models.DateTimeField()
+    # The database's clock (all processes share it), to the microsecond: the last
+    # tie-break of the ranking rule. Returned by the INSERT, no extra query.
+    registered_at = models.DateTimeField(db_default=Now())
 
     class Meta:
         ordering = ["registered_at", "id"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -59,6 +61,42 @@ def contest_questions(*, contest_id: object) -> list[Question]:
         .order_by("order", "id")
         .prefetch_related("choices")
     )
+
+
+@dataclass(frozen=True)
+class PlayedQuestion:
+    question: Question
+    position: int
+    choices: tuple[Choice, ...]
+
+
+# Questions of a contest that has started never change (editing is refused once a
+# contest leaves "upcoming"), so each process loads them once per contest instead of
+# three queries per answer. Bounded: the oldest contests fall out first.
+_PLAYED_CACHE_SIZE = 256
+_played: OrderedDict[str, dict[str, PlayedQuestion]] = OrderedDict()
+_played_lock = threading.Lock()
+
+
+def started_contest_questions(*, contest_id: object) -> dict[str, PlayedQuestion]:
+    """{question id: PlayedQuestion} of a contest the caller knows has started."""
+    key = str(contest_id)
+    with _played_lock:
+        cached = _played.get(key)
+        if cached is not None:
+            _played.move_to_end(key)
+            return cached
+    played = {
+        str(q.pk): PlayedQuestion(
+            question=q, position=q.position, choices=tuple(q.ordered_choices())
+        )
+        for q in contest_questions(contest_id=contest_id)
+    }
+    with _played_lock:
+        _played[key] = played
+        while len(_played) > _PLAYED_CACHE_SIZE:
+            _played.popitem(last=False)
+    return played
 
 
 @dataclass(frozen=True)

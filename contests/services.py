@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum, Window
+from django.db.models import Count, Exists, F, OuterRef, Q, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -45,6 +45,7 @@ from contests.models import (
     Question,
     Submission,
 )
+from contests.selectors import started_contest_questions
 from realtime import broadcast, payloads
 
 logger = logging.getLogger(__name__)
@@ -234,8 +235,8 @@ def participant_register(
                 raise ContestNotFound()
             if contest.status in (Contest.Status.COMPLETED, Contest.Status.CANCELLED):
                 raise ContestClosed()
-            _lock_contest_registrations(contest.pk)
             if contest.max_participants is not None:
+                _lock_contest_registrations(contest.pk)
                 count = Participant.objects.filter(contest=contest).count()
                 if count >= contest.max_participants:
                     raise ContestFull()
@@ -243,7 +244,6 @@ def participant_register(
                 contest=contest,
                 user=user,
                 display_name=(display_name or user.get_display_name())[:50],
-                registered_at=db_now(),
             )
             transaction.on_commit(
                 lambda: _leaderboard_record(contest_id=contest.pk, participant_id=participant.pk)
@@ -277,23 +277,29 @@ class _LiveState:
     question_started_at: datetime | None
     question_deadline: datetime | None
     paused_at: datetime | None
+    scoring_mode: str
     now: datetime
+    participant_id: object | None
 
 
-def _live_state_for_submission(contest_id: object) -> _LiveState | None:
-    """The contest's live state and the database's clock in one read.
+def _live_state_for_submission(contest_id: object, user: User) -> _LiveState | None:
+    """The contest's live state, the database's clock and the user's participant id, in
+    one round trip: this is the hot path of a contest.
 
-    On PostgreSQL the row is read FOR SHARE: submissions do not block each other, but
-    closing the question (an UPDATE of this row) waits for those in flight, so the
-    question's stats count exactly the answers that were accepted.
+    On PostgreSQL the contest row is read FOR SHARE: submissions do not block each other,
+    but closing the question (which locks the row for update) waits for those in flight,
+    so the question's stats count exactly the answers that were accepted.
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT status, current_question_index, question_open, question_started_at,"
-                " question_deadline, paused_at, clock_timestamp()"
-                " FROM contests_contest WHERE id = %s FOR SHARE",
-                [str(contest_id)],
+                "SELECT c.status, c.current_question_index, c.question_open,"
+                " c.question_started_at, c.question_deadline, c.paused_at, c.scoring_mode,"
+                " clock_timestamp(), p.id"
+                " FROM contests_contest c LEFT JOIN contests_participant p"
+                " ON p.contest_id = c.id AND p.user_id = %s"
+                " WHERE c.id = %s FOR SHARE OF c",
+                [str(user.pk), str(contest_id)],
             )
             row = cursor.fetchone()
         return _LiveState(*row) if row else None
@@ -307,7 +313,9 @@ def _live_state_for_submission(contest_id: object) -> _LiveState | None:
         contest.question_started_at,
         contest.question_deadline,
         contest.paused_at,
+        contest.scoring_mode,
         db_now(),
+        Participant.objects.filter(contest=contest, user=user).values_list("pk", flat=True).first(),
     )
 
 
@@ -319,65 +327,64 @@ def submission_create(
     Lateness and response time come from the stored question start and deadline and the
     database's clock, never from the client. While a contest is paused its clock stands
     still: an answer sent during the pause is timed at the moment of the pause.
+    Four statements: the live state, the insert, the participant's new totals (for the
+    reply and the leaderboard) and the commit.
     """
-    with transaction.atomic():
-        state = _live_state_for_submission(contest_id)
-        if state is None:
-            raise ContestNotFound()
-        if state.status != Contest.Status.ACTIVE:
-            raise ContestNotActive()
-        participant = Participant.objects.filter(contest_id=contest_id, user=user).first()
-        if participant is None:
-            raise NotRegistered()
-        question = (
-            Question.objects.filter(pk=question_id, contest_id=contest_id)
-            .select_related("contest")
-            .prefetch_related("choices")
-            .first()
-        )
-        if question is None:
-            raise QuestionNotFound()
-        position = (
-            Question.objects.filter(contest_id=contest_id).filter(order__lt=question.order).count()
-            + 1
-        )
-        if not state.question_open or position != state.current_question_index:
-            raise QuestionClosed()
-        grace = timedelta(milliseconds=settings.SUBMISSION_GRACE_MS)
-        if state.paused_at is None and state.now > state.question_deadline + grace:
-            raise QuestionClosed("The deadline of this question has passed.")
+    from leaderboard.selectors import totals_from_database
+    from leaderboard.services import leaderboard_record
 
-        choices = list(question.choices.all())
-        normalized = grading.answer_normalize(question, choices, answer)
-        is_correct = grading.answer_is_correct(question, choices, normalized)
-        clock = state.paused_at or state.now
-        response_ms = max(0, int((clock - state.question_started_at).total_seconds() * 1000))
-        points = grading.points_for(
-            question=question,
-            scoring_mode=question.contest.scoring_mode,
-            is_correct=is_correct,
-            response_time_ms=response_ms,
-        )
-        try:
-            with transaction.atomic():
-                submission = Submission.objects.create(
-                    participant=participant,
-                    question=question,
-                    answer=normalized,
-                    is_correct=is_correct,
-                    points_awarded=points,
-                    response_time_ms=response_ms,
-                    received_at=state.now,
+    try:
+        with transaction.atomic():
+            state = _live_state_for_submission(contest_id, user)
+            if state is None:
+                raise ContestNotFound()
+            if state.status != Contest.Status.ACTIVE:
+                raise ContestNotActive()
+            if state.participant_id is None:
+                raise NotRegistered()
+            # The contest is active, so its questions are frozen and may come from cache.
+            played = started_contest_questions(contest_id=contest_id).get(str(question_id))
+            if played is None:
+                raise QuestionNotFound()
+            if not state.question_open or played.position != state.current_question_index:
+                raise QuestionClosed()
+            grace = timedelta(milliseconds=settings.SUBMISSION_GRACE_MS)
+            if state.paused_at is None and state.now > state.question_deadline + grace:
+                raise QuestionClosed("The deadline of this question has passed.")
+
+            question, choices = played.question, played.choices
+            normalized = grading.answer_normalize(question, choices, answer)
+            is_correct = grading.answer_is_correct(question, choices, normalized)
+            clock = state.paused_at or state.now
+            response_ms = max(0, int((clock - state.question_started_at).total_seconds() * 1000))
+            points = grading.points_for(
+                question=question,
+                scoring_mode=state.scoring_mode,
+                is_correct=is_correct,
+                response_time_ms=response_ms,
+            )
+            # The last write of the transaction: a duplicate fails it as a whole (no
+            # savepoint needed), caught below.
+            submission = Submission.objects.create(
+                participant_id=state.participant_id,
+                question=question,
+                answer=normalized,
+                is_correct=is_correct,
+                points_awarded=points,
+                response_time_ms=response_ms,
+                received_at=state.now,
+            )
+            (totals,) = totals_from_database(
+                contest_id=contest_id, participant_id=state.participant_id
+            )
+            transaction.on_commit(
+                lambda: leaderboard_record(
+                    contest_id=contest_id, participant_id=state.participant_id, totals=totals
                 )
-        except IntegrityError:
-            raise DuplicateSubmission() from None
-        total = Submission.objects.filter(participant=participant).aggregate(
-            total=Sum("points_awarded")
-        )["total"]
-        transaction.on_commit(
-            lambda: _leaderboard_record(contest_id=contest_id, participant_id=participant.pk)
-        )
-    return SubmissionOutcome(submission=submission, total_score=total or 0)
+            )
+    except IntegrityError:
+        raise DuplicateSubmission() from None
+    return SubmissionOutcome(submission=submission, total_score=totals.score)
 
 
 # --- Lifecycle: the contest clock ------------------------------------------------------

@@ -282,6 +282,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# WhiteNoise warns about a missing STATIC_ROOT at every start; an empty one is harmless.
+STATIC_ROOT.mkdir(exist_ok=True)
 # Serve app static files straight from the apps, so `make run` and the tests need no
 # collectstatic step; production may still collect them (Procfile release).
 WHITENOISE_USE_FINDERS = True

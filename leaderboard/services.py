@@ -18,7 +18,7 @@ from django.db import transaction
 
 from contests.models import Contest
 from contestsite.redis import get_redis
-from leaderboard import live, selectors
+from leaderboard import live, ranking, selectors
 from leaderboard.models import FinalStanding
 from realtime import broadcast, payloads
 
@@ -45,9 +45,13 @@ class _MemoryDirty:
 _memory_dirty = _MemoryDirty()
 
 
-def leaderboard_record(*, contest_id: object, participant_id: object) -> None:
+def leaderboard_record(
+    *, contest_id: object, participant_id: object, totals: ranking.Totals | None = None
+) -> None:
     """Write one participant's absolute totals, read from the database now, and mark the
-    contest dirty. Runs on commit of a registration or a submission.
+    contest dirty. Runs on commit of a registration or a submission; a submission passes
+    the totals it read in its own transaction, after its insert (versioned by the number
+    of submissions, so an older write can never replace a newer one).
 
     The submission is already committed, so a Redis failure here must not reach the
     caller: it is logged and the set is marked unbuilt, so the next read or flush
@@ -58,9 +62,10 @@ def leaderboard_record(*, contest_id: object, participant_id: object) -> None:
     if client is None:
         _memory_dirty.add(cid)
         return
-    totals = selectors.totals_from_database(contest_id=cid, participant_id=participant_id)
+    if totals is None:
+        (totals,) = selectors.totals_from_database(contest_id=cid, participant_id=participant_id)
     try:
-        live.write(client, cid, totals)
+        live.write(client, cid, [totals])
     except redis.RedisError:
         logger.exception("leaderboard update of contest %s failed; it will be rebuilt", cid)
         try:

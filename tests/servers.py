@@ -9,6 +9,7 @@ when a process fails to start.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -69,6 +70,8 @@ class ServiceProcess:
         self.env = env
         self.log = Path(tempfile.mkstemp(prefix=f"{name}-", suffix=".log")[1])
         self.proc: subprocess.Popen[bytes] | None = None
+        # A folder of files the process writes (celery beat's schedule), removed on stop.
+        self.scratch: Path | None = None
 
     def start(self) -> ServiceProcess:
         handle = self.log.open("ab")
@@ -127,6 +130,8 @@ class ServiceProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
         self.log.unlink(missing_ok=True)
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 # The flags docs/PROTOCOL.md and the Procfile rely on: heartbeat, a listen backlog that
@@ -193,12 +198,22 @@ def celery_worker(env: dict[str, str]) -> ServiceProcess:
 
 
 def celery_beat(env: dict[str, str]) -> ServiceProcess:
-    schedule = tempfile.mktemp(prefix="celerybeat-schedule-")
-    return ServiceProcess(
+    scratch = Path(tempfile.mkdtemp(prefix="celerybeat-"))
+    beat = ServiceProcess(
         "celery-beat",
-        [str(BIN / "celery"), "-A", "contestsite", "beat", "--loglevel=INFO", "-s", schedule],
+        [
+            str(BIN / "celery"),
+            "-A",
+            "contestsite",
+            "beat",
+            "--loglevel=INFO",
+            "-s",
+            str(scratch / "schedule"),
+        ],
         env,
     )
+    beat.scratch = scratch
+    return beat
 
 
 @pytest.fixture

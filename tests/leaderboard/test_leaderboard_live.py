@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -66,8 +67,10 @@ def test_a_batch_of_answers_reaches_every_socket_once_with_its_own_rank(daphne_s
         participant_register(contest_id=contest.pk, user=user)
     # Watcher 0 (on two sockets) never answers: first of those with 0 points, having
     # registered first.
-    sockets = [open_socket(daphne_server, watchers[i]) for i in (0, 0, 1, 2)]
-    try:
+    with ExitStack() as stack:
+        sockets = [
+            stack.enter_context(open_socket(daphne_server, watchers[i])) for i in (0, 0, 1, 2)
+        ]
         for ws in sockets:
             join(ws, contest)
         answering = [*watchers[1:], *crowd]
@@ -103,6 +106,3 @@ def test_a_batch_of_answers_reaches_every_socket_once_with_its_own_rank(daphne_s
             assert update["data"]["totalParticipants"] == CROWD + 3
             assert end["data"]["you"] == you
             assert end["data"]["finalLeaderboard"] == final["top"]
-    finally:
-        for ws in sockets:
-            ws.close()
