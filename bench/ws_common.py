@@ -25,17 +25,9 @@ from typing import IO, Any
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
-# What Procfile/Makefile should run daphne with (see the report to the lead).
-DAPHNE_FLAGS = [
-    "--ping-interval",
-    "30",
-    "--ping-timeout",
-    "30",
-    "--websocket-max-message-size",
-    "65536",
-    "--websocket-max-frame-size",
-    "65536",
-]
+sys.path.insert(0, str(ROOT))
+# The flags the tests, the Procfile and `make run` use.
+from tests.servers import DAPHNE_FLAGS  # noqa: E402
 
 
 def django_setup() -> None:

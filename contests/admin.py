@@ -64,16 +64,7 @@ class QuestionForm(forms.ModelForm):
 
     class Meta:
         model = Question
-        fields = [
-            "order",
-            "type",
-            "text",
-            "points",
-            "time_limit_seconds",
-            "numeric_answer",
-            "numeric_tolerance",
-            "accepted_answers",
-        ]
+        fields = list(services.QUESTION_FIELDS)
         widgets = {"text": forms.Textarea(attrs={"rows": 2, "cols": 40})}
 
 
@@ -199,14 +190,7 @@ class ContestForm(forms.ModelForm):
 LIVE_FIELDS = [
     "status",
     "join_code",
-    "current_question_index",
-    "question_open",
-    "question_started_at",
-    "question_deadline",
-    "next_question_at",
-    "paused_at",
-    "started_at",
-    "ended_at",
+    *Contest.LIVE_STATE_FIELDS,
     "results",
     "created_by",
     "created_at",

@@ -89,6 +89,18 @@ class Contest(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # The columns the contest clock moves (besides status); never edited by hand.
+    LIVE_STATE_FIELDS = (
+        "current_question_index",
+        "question_open",
+        "question_started_at",
+        "question_deadline",
+        "next_question_at",
+        "paused_at",
+        "started_at",
+        "ended_at",
+    )
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status", "start_time"])]

@@ -396,17 +396,7 @@ def submission_create(
 # once. The lock also waits for submissions in flight (they read the row FOR SHARE), so
 # the stats of a closing question count exactly the answers it accepted.
 
-_LIVE_FIELDS = [
-    "status",
-    "current_question_index",
-    "question_open",
-    "question_started_at",
-    "question_deadline",
-    "next_question_at",
-    "paused_at",
-    "started_at",
-    "ended_at",
-]
+_LIVE_FIELDS = ["status", *Contest.LIVE_STATE_FIELDS]
 
 
 def _grace() -> timedelta:
