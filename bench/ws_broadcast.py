@@ -27,7 +27,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from ws_common import ClientProcess, Daphne, django_setup, percentile, say, split
+from ws_common import ClientProcess, Daphne, django_setup, open_joined, percentile, say, split
 
 PADDING = "x" * 120  # brings a question_change to about 300 bytes, like the field notes'
 
@@ -36,7 +36,6 @@ PADDING = "x" * 120  # brings a question_change to about 300 bytes, like the fie
 
 
 async def client_main(tokens: list[str], url: str, contest_id: str, events: int) -> None:
-    from websockets.asyncio.client import connect
 
     received: list[list[float]] = [[] for _ in tokens]
     gate = asyncio.Semaphore(100)
@@ -46,12 +45,7 @@ async def client_main(tokens: list[str], url: str, contest_id: str, events: int)
 
     async def play(i: int, token: str, ready: asyncio.Event) -> None:
         async with gate:
-            ws = await connect(
-                f"{url}?token={token}", compression=None, ping_interval=None, open_timeout=60
-            )
-            await ws.send(json.dumps({"event": "join_contest", "data": {"contestId": contest_id}}))
-            while json.loads(await ws.recv())["event"] != "contest_state":
-                pass
+            ws = await open_joined(url, token, contest_id)
         ready.set()
         latencies = received[i]
         async for text in ws:

@@ -168,3 +168,16 @@ def percentile(values: Sequence[float], p: float) -> float:
 
 def split(items: Sequence[str], parts: int) -> list[list[str]]:
     return [list(items[i::parts]) for i in range(parts)]
+
+
+async def open_joined(url: str, token: str, contest_id: str) -> Any:
+    """A load client's socket, joined to the contest (its contest_state read)."""
+    from websockets.asyncio.client import connect
+
+    ws = await connect(
+        f"{url}?token={token}", compression=None, ping_interval=None, open_timeout=60
+    )
+    await ws.send(json.dumps({"event": "join_contest", "data": {"contestId": contest_id}}))
+    while json.loads(await ws.recv())["event"] != "contest_state":
+        pass
+    return ws

@@ -27,26 +27,19 @@ import time
 from collections import Counter
 from datetime import timedelta
 
-from ws_common import ClientProcess, Daphne, django_setup, percentile, say, split
+from ws_common import ClientProcess, Daphne, django_setup, open_joined, percentile, say, split
 
 # --- Load client (no Django) ------------------------------------------------------------
 
 
 async def client_main(tokens: list[str], url: str, contest_id: str) -> None:
-    from websockets.asyncio.client import connect
 
     gate = asyncio.Semaphore(100)
     loop = asyncio.get_running_loop()
 
     async def open_one(token: str):
         async with gate:
-            ws = await connect(
-                f"{url}?token={token}", compression=None, ping_interval=None, open_timeout=60
-            )
-            await ws.send(json.dumps({"event": "join_contest", "data": {"contestId": contest_id}}))
-            while json.loads(await ws.recv())["event"] != "contest_state":
-                pass
-            return ws
+            return await open_joined(url, token, contest_id)
 
     sockets = await asyncio.gather(*(open_one(t) for t in tokens))
     say(sys.stdout, "READY")

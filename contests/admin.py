@@ -170,15 +170,7 @@ class FinalStandingInline(ReadOnlyInline):
 class ContestForm(forms.ModelForm):
     class Meta:
         model = Contest
-        fields = [
-            "title",
-            "description",
-            "start_time",
-            "scoring_mode",
-            "intermission_seconds",
-            "requires_registration",
-            "max_participants",
-        ]
+        fields = list(services.CONTEST_FIELDS)
 
     def clean_start_time(self) -> Any:
         start_time = self.cleaned_data["start_time"]
