@@ -78,6 +78,14 @@ class InvalidTransition(ContestError):
     default_message = "The contest's state does not allow this action."
 
 
+class ContestNotReady(InvalidTransition):
+    """Starting a contest whose questions are incomplete (e.g. a choice question whose
+    choices were not added yet)."""
+
+    code = "CONTEST_NOT_READY"
+    default_message = "The contest's questions are incomplete."
+
+
 class ContestHasNoQuestions(InvalidTransition):
     """Starting a contest that has nothing to play."""
 

@@ -31,6 +31,7 @@ from contests.errors import (
     ContestLocked,
     ContestNotActive,
     ContestNotFound,
+    ContestNotReady,
     DuplicateSubmission,
     InvalidTransition,
     NotRegistered,
@@ -45,7 +46,7 @@ from contests.models import (
     Question,
     Submission,
 )
-from contests.selectors import started_contest_questions
+from contests.selectors import contest_problems, started_contest_questions
 from realtime import broadcast, payloads
 
 logger = logging.getLogger(__name__)
@@ -556,8 +557,9 @@ def _contest_end_send(contest: Contest) -> None:
 def contest_start(*, contest_id: object, now: datetime | None = None) -> Contest:
     """upcoming → active, question 1 open ("Start now"; the tick does it at start_time).
 
-    Raises InvalidTransition unless the contest is upcoming, ContestHasNoQuestions (an
-    InvalidTransition) if it has nothing to play.
+    Raises InvalidTransition unless the contest is upcoming, ContestHasNoQuestions if it
+    has nothing to play, ContestNotReady if a question is incomplete (both are
+    InvalidTransitions).
     """
     with transaction.atomic():
         contest = _contest_lock_or_404(contest_id)
@@ -566,6 +568,9 @@ def contest_start(*, contest_id: object, now: datetime | None = None) -> Contest
         questions = _questions_of(contest)
         if not questions:
             raise ContestHasNoQuestions()
+        problems = contest_problems(contest_id=contest.pk)
+        if problems:
+            raise ContestNotReady(" ".join(problems))
         _contest_start(contest, questions, now or db_now())
     return contest
 
@@ -689,9 +694,13 @@ def _contest_advance(*, contest_id: object, now: datetime | None) -> None:
             return
         now = now or db_now()
         if _start_is_due(contest, now):
-            questions = _questions_of(contest)
-            if questions:
-                _contest_start(contest, questions, now)
+            problems = contest_problems(contest_id=contest.pk)
+            if problems:
+                # Players would get a question they cannot answer: wait for the fix
+                # (the admin shows the same problems on the contest's page).
+                logger.warning("Contest %s is due but not ready: %s", contest.pk, problems)
+                return
+            _contest_start(contest, _questions_of(contest), now)
         elif _close_is_due(contest, now):
             _question_close(contest, _questions_of(contest), now, last=False)
         elif _open_next_is_due(contest, now):

@@ -6,10 +6,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from contests.clock import db_now, iso
-from contests.errors import ContestHasNoQuestions, ContestNotFound, InvalidTransition
+from contests.errors import (
+    ContestHasNoQuestions,
+    ContestNotFound,
+    ContestNotReady,
+    InvalidTransition,
+)
 from contests.models import Contest
 from contests.services import contest_start, contest_tick
-from tests.factories import ContestFactory, contest_with_questions
+from tests.factories import ContestFactory, QuestionFactory, contest_with_questions
 
 pytestmark = pytest.mark.django_db
 
@@ -89,6 +94,27 @@ def test_a_contest_with_no_questions_cannot_start(broadcasts):
     assert broadcasts == []
 
 
+def incomplete_contest(**kwargs) -> Contest:
+    """Question 2 is a single-choice question whose choices were never added (the admin
+    saves a question before its choices)."""
+    contest = contest_with_questions(questions=1, **kwargs)
+    QuestionFactory(contest=contest, order=2, type="single_choice")
+    return contest
+
+
+def test_a_contest_with_an_incomplete_question_cannot_start(broadcasts):
+    contest = incomplete_contest()
+
+    with pytest.raises(ContestNotReady) as raised:
+        contest_start(contest_id=contest.pk, now=T0)
+
+    assert raised.value.code == "CONTEST_NOT_READY"
+    assert "Question 2" in raised.value.message
+    contest.refresh_from_db()
+    assert contest.status == Contest.Status.UPCOMING
+    assert broadcasts == []
+
+
 @pytest.mark.parametrize(
     "status", [Contest.Status.ACTIVE, Contest.Status.COMPLETED, Contest.Status.CANCELLED]
 )
@@ -153,3 +179,13 @@ def test_the_tick_leaves_a_scheduled_contest_without_questions_upcoming():
     contest.refresh_from_db()
     assert contest.status == Contest.Status.UPCOMING
     assert contest.started_at is None
+
+
+def test_the_tick_does_not_start_a_scheduled_contest_with_an_incomplete_question(broadcasts):
+    contest = incomplete_contest(start_time=T0)
+
+    contest_tick(now=T0 + timedelta(seconds=5))
+
+    contest.refresh_from_db()
+    assert contest.status == Contest.Status.UPCOMING
+    assert broadcasts == []
