@@ -14,7 +14,7 @@ import threading
 
 import redis
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from contests.models import Contest
 from contestsite.redis import get_redis
@@ -89,16 +89,34 @@ def leaderboard_rebuild(*, contest_id: object, if_missing: bool = False) -> None
     )
 
 
+def _still_active(contest_id: str) -> bool:
+    """True if the contest is still running, holding its row FOR SHARE until the end of
+    the transaction: completing the contest locks the row for update, so it waits for a
+    flush that is sending, and a flush that comes later finds it completed. No
+    leaderboard_update can follow contest_end."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM contests_contest WHERE id = %s AND status = %s FOR SHARE",
+                [contest_id, Contest.Status.ACTIVE],
+            )
+            return cursor.fetchone() is not None
+    return Contest.objects.filter(pk=contest_id, status=Contest.Status.ACTIVE).exists()
+
+
 def _broadcast(contest_id: str) -> None:
-    board = selectors.live_top(contest_id=contest_id, limit=settings.LEADERBOARD_TOP_N)
-    broadcast.send_to_contest(
-        contest_id,
-        "leaderboard_update",
-        payloads.leaderboard_update_payload(
-            contest_id, top=board["top"], total_participants=board["totalParticipants"]
-        ),
-        personalize=broadcast.PERSONALIZE_LEADERBOARD,
-    )
+    with transaction.atomic():
+        if not _still_active(contest_id):
+            return
+        board = selectors.live_top(contest_id=contest_id, limit=settings.LEADERBOARD_TOP_N)
+        broadcast.send_to_contest(
+            contest_id,
+            "leaderboard_update",
+            payloads.leaderboard_update_payload(
+                contest_id, top=board["top"], total_participants=board["totalParticipants"]
+            ),
+            personalize=broadcast.PERSONALIZE_LEADERBOARD,
+        )
 
 
 def _active_contest_ids() -> list[str]:

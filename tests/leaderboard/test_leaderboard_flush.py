@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import threading
+
 import pytest
 from django.conf import settings
+from django.db import connection, transaction
 
 from accounts.models import User
 from contests.models import Contest, Participant
@@ -214,3 +217,45 @@ def test_the_beat_schedules_the_flush_task_that_sends_the_updates(settings):
     tasks.leaderboard_flush.apply().get()
 
     assert [u["totalParticipants"] for u in room.new_updates()] == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_flush_racing_the_contest_completion_sends_nothing_after_it():
+    """The completion locks the contest row while the flush has already read it as active
+    and taken it off the dirty set: the flush must wait, find it completed, and send no
+    leaderboard_update after contest_end."""
+    contest = active_contest()
+    answer(join(contest, "Ann"), contest.ordered_questions()[0], points=100)
+    room = RoomLog(contest)
+    locked, release = threading.Event(), threading.Event()
+
+    def complete() -> None:
+        try:
+            with transaction.atomic():
+                Contest.objects.select_for_update(no_key=True).get(pk=contest.pk)
+                locked.set()
+                release.wait(10)
+                Contest.objects.filter(pk=contest.pk).update(status=Contest.Status.COMPLETED)
+        finally:
+            connection.close()
+
+    def flush() -> None:
+        try:
+            leaderboard_flush()
+        finally:
+            connection.close()
+
+    completing = threading.Thread(target=complete)
+    completing.start()
+    assert locked.wait(10)
+    flushing = threading.Thread(target=flush)
+    flushing.start()
+    # The flush reaches the row lock (it saw the contest active and popped it) and waits.
+    flushing.join(timeout=1)
+    assert flushing.is_alive()
+    release.set()
+    completing.join(timeout=10)
+    flushing.join(timeout=10)
+
+    assert not flushing.is_alive()
+    assert room.new_events() == []
