@@ -8,6 +8,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
+from rest_framework_simplejwt.views import TokenObtainPairView
+from rest_framework_simplejwt.views import TokenRefreshView as BaseTokenRefreshView
 
 from accounts.models import User
 from accounts.services import user_register
@@ -41,3 +44,19 @@ class UserRegisterView(APIView):
         serializer.is_valid(raise_exception=True)
         user = user_register(**serializer.validated_data)
         return Response(UserOutputSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(
+    summary="Get a JWT access and refresh token",
+    responses={200: TokenObtainPairSerializer, 400: ErrorSerializer, 401: ErrorSerializer},
+)
+class TokenObtainView(TokenObtainPairView):
+    """simplejwt's view, with its error responses in the schema."""
+
+
+@extend_schema(
+    summary="Get a new access token from a refresh token",
+    responses={200: TokenRefreshSerializer, 400: ErrorSerializer, 401: ErrorSerializer},
+)
+class TokenRefreshView(BaseTokenRefreshView):
+    """simplejwt's view, with its error responses in the schema."""

@@ -400,6 +400,8 @@ class StaffWritesMixin:
 
 class ContestListView(StaffWritesMixin, GenericAPIView):
     pagination_class = ContestPagination
+    # What OPTIONS describes for POST (DRF's metadata asks the view for a serializer).
+    serializer_class = ContestInputSerializer
 
     @extend_schema(
         summary="List contests",

@@ -86,3 +86,17 @@ def test_it_rejects_a_bad_token(api_client):
 
     assert response.status_code == 401
     assert response.json()["code"] == "TOKEN_NOT_VALID"
+
+
+def test_options_describes_the_create_input_to_staff(organizer_client):
+    response = organizer_client.options(URL)
+
+    assert response.status_code == 200
+    assert "title" in response.json()["actions"]["POST"]
+
+
+def test_options_works_for_players_too(participant_client):
+    response = participant_client.options(URL)
+
+    assert response.status_code == 200
+    assert response.json()["name"]
