@@ -6,9 +6,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from accounts.models import User
-
-USERNAME_TAKEN = "A user with that username already exists."
+from accounts.models import USERNAME_TAKEN, User
 
 
 def user_register(*, username: str, password: str, display_name: str = "") -> User:
@@ -19,7 +17,8 @@ def user_register(*, username: str, password: str, display_name: str = "") -> Us
     user = User(username=username, display_name=display_name)
     errors: dict[str, list[str]] = {}
     try:
-        user.full_clean(exclude=["password"], validate_unique=False)
+        # Uniqueness is checked below, as one error on the username.
+        user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
     except ValidationError as exc:
         errors.update(exc.message_dict)
     if "username" not in errors and User.objects.filter(username__iexact=username).exists():
@@ -36,6 +35,7 @@ def user_register(*, username: str, password: str, display_name: str = "") -> Us
         with transaction.atomic():
             user.save()
     except IntegrityError:
-        # The same username was registered by another request since the check above.
+        # The same username (in any case) was registered by another request since the
+        # check above: the database's constraint is the last word.
         raise ValidationError({"username": [USERNAME_TAKEN]}) from None
     return user

@@ -2,8 +2,11 @@
 
 Authoring: the contest page lists its questions inline (each with a link to its own page,
 which holds its choices). Once a contest has left 'upcoming' everything about it is
-read-only here, as the models' clean() also insists. Running: the actions call the same
-contest-clock services as the REST API.
+read-only here, as the models' clean() also insists. Saves go through the services
+(contest_create, contest_update, question_save, question_delete), which lock the contest
+row and check on it that it is still upcoming; Django runs each save in one transaction,
+so the inline rows saved after them are written under that lock too. Running: the
+actions call the same contest-clock services as the REST API.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from django.http import (
     HttpResponseRedirect,
 )
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from contests import selectors, services
@@ -57,7 +59,65 @@ class LinesField(forms.CharField):
         return self.to_python(self.prepare_value(initial or [])) != self.to_python(data)
 
 
-class QuestionForm(forms.ModelForm):
+class RefusableForm(forms.ModelForm):
+    """A form whose save a service may still refuse; ServiceSavesAdmin then shows it again
+    with the service's errors (`refused`)."""
+
+    refused: ValidationError | None = None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned_data = super().clean()
+        if self.refused is not None:
+            errors = getattr(self.refused, "message_dict", {None: self.refused.messages})
+            for field, field_errors in errors.items():
+                self.add_error(field if field in self.fields else None, field_errors)
+        return cleaned_data
+
+
+class ServiceSavesAdmin(admin.ModelAdmin):
+    """An admin whose save_model and delete_model call services. A refusal undoes the
+    whole save (Django's transaction around it): a ContestError (e.g. the contest has
+    started meanwhile) becomes an error message, a ValidationError the form again with
+    the service's errors on its fields."""
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ContestError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+        except ValidationError as exc:
+            request.refused_by_service = exc
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm]:
+        form = super().get_form(request, obj, change, **kwargs)
+        # A class made for this request (modelform_factory), so this stays with it.
+        form.refused = getattr(request, "refused_by_service", None)
+        return form
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ContestError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            opts = self.opts
+            return HttpResponseRedirect(
+                reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id])
+            )
+
+
+class QuestionForm(RefusableForm):
     accepted_answers = LinesField(
         required=False, help_text="Text questions: the accepted answers, one per line."
     )
@@ -167,16 +227,12 @@ class FinalStandingInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("participant")
 
 
-class ContestForm(forms.ModelForm):
+class ContestForm(RefusableForm):
+    """The contest's rules beyond its fields' own are the services' (ServiceSavesAdmin)."""
+
     class Meta:
         model = Contest
         fields = list(services.CONTEST_FIELDS)
-
-    def clean_start_time(self) -> Any:
-        start_time = self.cleaned_data["start_time"]
-        if "start_time" in self.changed_data and start_time and start_time < timezone.now():
-            raise ValidationError("The start time is in the past.")
-        return start_time
 
 
 LIVE_FIELDS = [
@@ -228,7 +284,7 @@ def _run_control(
 
 
 @admin.register(Contest)
-class ContestAdmin(admin.ModelAdmin):
+class ContestAdmin(ServiceSavesAdmin):
     form = ContestForm
     list_display = [
         "title",
@@ -273,9 +329,15 @@ class ContestAdmin(admin.ModelAdmin):
         return not running and super().has_delete_permission(request, obj)
 
     def save_model(self, request: HttpRequest, obj: Contest, form: Any, change: bool) -> None:
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+        # Only the authoring fields the form changed, written on the locked row: a save
+        # never puts back a live state read before the clock or an organizer moved it.
+        if change:
+            data = {field: form.cleaned_data[field] for field in form.changed_data}
+            saved = services.contest_update(contest_id=obj.pk, data=data)
+        else:
+            saved = services.contest_create(data=form.cleaned_data, created_by=request.user)
+        # The inline formsets and the response hold `obj`: make it the saved contest.
+        vars(obj).update(vars(saved))
 
     @admin.display(description="Questions", ordering="question_count")
     def question_count(self, contest: Contest) -> int:
@@ -426,7 +488,7 @@ class QuestionPageForm(QuestionForm):
 
 
 @admin.register(Question)
-class QuestionAdmin(admin.ModelAdmin):
+class QuestionAdmin(ServiceSavesAdmin):
     form = QuestionPageForm
     inlines = [ChoiceInline]
     list_display = ["__str__", "contest", "type", "points", "time_limit_seconds"]
@@ -458,6 +520,19 @@ class QuestionAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Question | None = None) -> bool:
         editable = obj is None or obj.contest.is_editable
         return editable and super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # The bulk delete would skip question_delete's lock: questions go one at a time.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def save_model(self, request: HttpRequest, obj: Question, form: Any, change: bool) -> None:
+        # The contest row stays locked while the choices are saved after it.
+        services.question_save(question=obj)
+
+    def delete_model(self, request: HttpRequest, obj: Question) -> None:
+        services.question_delete(question=obj)
 
     def _back_to_contest(self, request: HttpRequest, question: Question) -> HttpResponse | None:
         """After "Save": the contest page; after "Save and add another": a new question of

@@ -22,7 +22,7 @@ from drf_spectacular.utils import (
 from rest_framework import exceptions, serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.permissions import SAFE_METHODS, AllowAny, IsAdminUser, IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
@@ -389,16 +389,31 @@ class ContestPagination(PageNumberPagination):
     max_page_size = 100
 
 
+class HasModelPermission(BasePermission):
+    """Staff holding the model permission that the admin requires for the same action
+    (contests.add_contest to create, contests.change_contest to edit and to run)."""
+
+    def __init__(self, permission: str) -> None:
+        self.permission = permission
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        user = request.user
+        return bool(user and user.is_staff and user.has_perm(self.permission))
+
+
 class StaffWritesMixin:
-    """Anyone signed in reads; only staff write."""
+    """Anyone signed in reads; writes need `write_permission`."""
+
+    write_permission = "contests.change_contest"
 
     def get_permissions(self) -> list:
         if self.request.method in SAFE_METHODS:
             return [IsAuthenticated()]
-        return [IsAdminUser()]
+        return [HasModelPermission(self.write_permission)]
 
 
 class ContestListView(StaffWritesMixin, GenericAPIView):
+    write_permission = "contests.add_contest"
     pagination_class = ContestPagination
     # What OPTIONS describes for POST (DRF's metadata asks the view for a serializer).
     serializer_class = ContestInputSerializer
@@ -494,7 +509,8 @@ class _OrganizerControlView(APIView):
     """An organizer control: one contest-clock service; 409 INVALID_TRANSITION from a
     state that does not allow it. Answers with the contest as staff see it."""
 
-    permission_classes = [IsAdminUser]
+    def get_permissions(self) -> list:
+        return [HasModelPermission("contests.change_contest")]
 
     def transition(self, contest_id: uuid.UUID) -> None:
         raise NotImplementedError
@@ -511,7 +527,8 @@ class _OrganizerControlView(APIView):
 
 
 class ContestStartView(_OrganizerControlView):
-    """Start an upcoming contest now: question 1 opens (400 if it has no questions)."""
+    """Start an upcoming contest now: question 1 opens (409 CONTEST_HAS_NO_QUESTIONS
+    without questions, CONTEST_NOT_READY with an incomplete one)."""
 
     def transition(self, contest_id: uuid.UUID) -> None:
         services.contest_start(contest_id=contest_id)

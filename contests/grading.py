@@ -68,6 +68,9 @@ def answer_normalize(question: Question, choices: Sequence[Choice], answer: Any)
             raise InvalidAnswer(f"A text answer is at most {MAX_TEXT_ANSWER_LENGTH} characters.")
         if not answer.strip():
             raise InvalidAnswer("A text answer cannot be empty.")
+        if "\x00" in answer:
+            # PostgreSQL's jsonb cannot store it; no one types it.
+            raise InvalidAnswer("A text answer cannot contain a NUL character.")
         return answer
     raise InvalidAnswer(f"Unknown question type {question.type!r}.")
 

@@ -8,6 +8,7 @@ never hear of a change that did not commit.
 from __future__ import annotations
 
 import logging
+import uuid
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,7 +20,6 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Window
 from django.db.models.functions import RowNumber
-from django.utils import timezone
 
 from accounts.models import User
 from contests import grading
@@ -94,7 +94,7 @@ def _contest_check(
         )
     # An unparsable start_time is already in errors and still a string here.
     start_time = contest.start_time
-    if check_start_time and isinstance(start_time, datetime) and start_time < timezone.now():
+    if check_start_time and isinstance(start_time, datetime) and start_time < db_now():
         errors.setdefault("start_time", []).append("The start time is in the past.")
 
 
@@ -199,19 +199,75 @@ def contest_update(*, contest_id: object, data: dict[str, Any]) -> Contest:
         built = _questions_build(contest, list(data["questions"] or []), errors)
     if errors:
         raise ValidationError(errors)
-    contest.save()
+    # Only the fields given: an update never writes the live state (the clock's columns).
+    contest.save(update_fields=[f for f in CONTEST_FIELDS if f in data])
     if built is not None:
         contest.questions.all().delete()
         _questions_save(built)
     return contest
 
 
+def _contest_lock_for_authoring(contest_id: object) -> Contest:
+    """Lock an upcoming contest's row as the clock does, until the caller's transaction
+    ends: the contest cannot start before the questions written meanwhile commit (once
+    started, its questions are cached by every process)."""
+    contest = Contest.objects.select_for_update(no_key=True).filter(pk=contest_id).first()
+    if contest is None:
+        raise ContestNotFound()
+    if not contest.is_editable:
+        raise ContestLocked()
+    return contest
+
+
+@transaction.atomic
+def question_save(*, question: Question) -> Question:
+    """Save one question, validated by the caller (the admin's form), of an upcoming
+    contest. Raises ContestLocked once the contest has started, or a ValidationError on
+    `order` if another of its questions has that order.
+
+    The contest row stays locked until the caller's transaction ends, so the caller can
+    write the question's choices after it under the same lock (the admin does).
+    """
+    contest = _contest_lock_for_authoring(question.contest_id)
+    # Every writer of questions locks the contest row first, so this check holds.
+    if contest.questions.filter(order=question.order).exclude(pk=question.pk).exists():
+        raise ValidationError({"order": ["Another question of this contest has this order."]})
+    question.save()
+    return question
+
+
+@transaction.atomic
+def question_delete(*, question: Question) -> None:
+    """Delete a question of an upcoming contest; raises ContestLocked once it has started."""
+    _contest_lock_for_authoring(question.contest_id)
+    question.delete()
+
+
 # --- Participants ----------------------------------------------------------------------
 
 
+def _contest_for_registration(contest_id: object) -> tuple[uuid.UUID, str, int | None] | None:
+    """The contest's id, status and max_participants. On PostgreSQL the row is read FOR SHARE
+    until the registration commits: completing the contest locks the row for update, so
+    a registration either commits first (and gets its final standing) or sees the
+    contest over."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id, status, max_participants FROM contests_contest WHERE id = %s FOR SHARE",
+                [str(contest_id)],
+            )
+            return cursor.fetchone()
+    return (
+        Contest.objects.filter(pk=contest_id)
+        .values_list("id", "status", "max_participants")
+        .first()
+    )
+
+
 def _lock_contest_registrations(contest_id: object) -> None:
-    """Serialise registrations of one contest (the max_participants check) without
-    touching the contest row, which submissions and the clock lock."""
+    """Serialise registrations of one contest (the max_participants check): the contest
+    row's FOR SHARE lock does not exclude other registrations."""
     if connection.vendor == "postgresql":
         key = zlib.crc32(f"register:{contest_id}".encode())
         with connection.cursor() as cursor:
@@ -231,23 +287,25 @@ def participant_register(
         return existing, False
     try:
         with transaction.atomic():
-            contest = Contest.objects.filter(pk=contest_id).first()
+            contest = _contest_for_registration(contest_id)
             if contest is None:
                 raise ContestNotFound()
-            if contest.status in (Contest.Status.COMPLETED, Contest.Status.CANCELLED):
+            pk, status, max_participants = contest
+            if status in (Contest.Status.COMPLETED, Contest.Status.CANCELLED):
                 raise ContestClosed()
-            if contest.max_participants is not None:
-                _lock_contest_registrations(contest.pk)
-                count = Participant.objects.filter(contest=contest).count()
-                if count >= contest.max_participants:
+            if max_participants is not None:
+                _lock_contest_registrations(pk)
+                count = Participant.objects.filter(contest_id=pk).count()
+                if count >= max_participants:
                     raise ContestFull()
             participant = Participant.objects.create(
-                contest=contest,
+                contest_id=pk,
                 user=user,
                 display_name=(display_name or user.get_display_name())[:50],
             )
             transaction.on_commit(
-                lambda: _leaderboard_record(contest_id=contest.pk, participant_id=participant.pk)
+                lambda: _leaderboard_record(contest_id=pk, participant_id=participant.pk),
+                robust=True,
             )
     except IntegrityError:
         # The same user registered from another request at the same instant.
@@ -259,6 +317,12 @@ def _leaderboard_record(*, contest_id: object, participant_id: object) -> None:
     from leaderboard.services import leaderboard_record
 
     leaderboard_record(contest_id=contest_id, participant_id=participant_id)
+
+
+def _leaderboard_discard(*, contest_id: object) -> None:
+    from leaderboard.services import leaderboard_discard
+
+    leaderboard_discard(contest_id=contest_id)
 
 
 # --- Submissions -----------------------------------------------------------------------
@@ -350,7 +414,8 @@ def submission_create(
             if not state.question_open or played.position != state.current_question_index:
                 raise QuestionClosed()
             grace = timedelta(milliseconds=settings.SUBMISSION_GRACE_MS)
-            if state.paused_at is None and state.now > state.question_deadline + grace:
+            # A pause stops the clock, but not one that came after the deadline passed.
+            if (state.paused_at or state.now) > state.question_deadline + grace:
                 raise QuestionClosed("The deadline of this question has passed.")
 
             question, choices = played.question, played.choices
@@ -378,10 +443,13 @@ def submission_create(
             (totals,) = totals_from_database(
                 contest_id=contest_id, participant_id=state.participant_id
             )
+            # robust: the answer is committed whatever happens to the leaderboard's
+            # cache (it is rebuilt from the database), so its reply must still go out.
             transaction.on_commit(
                 lambda: leaderboard_record(
                     contest_id=contest_id, participant_id=state.participant_id, totals=totals
-                )
+                ),
+                robust=True,
             )
     except IntegrityError:
         raise DuplicateSubmission() from None
@@ -419,13 +487,11 @@ def _questions_of(contest: Contest) -> list[Question]:
     return list(contest.questions.order_by("order", "id").prefetch_related("choices"))
 
 
-def _send_on_commit(
-    contest_id: object, event: str, data: dict[str, Any], *, personalize: str | None = None
-) -> None:
+def _send_on_commit(contest_id: object, event: str, data: dict[str, Any]) -> None:
     # robust: a broadcast that fails after the commit is logged, and must not stop the
     # events queued after it or the tick's other contests.
     transaction.on_commit(
-        lambda: broadcast.send_to_contest(contest_id, event, data, personalize=personalize),
+        lambda: broadcast.send_to_contest(contest_id, event, data),
         robust=True,
     )
 
@@ -549,9 +615,7 @@ def _contest_end_send(contest: Contest) -> None:
     data = payloads.contest_end_payload(
         contest, final_leaderboard=board["top"], total_participants=board["totalParticipants"]
     )
-    broadcast.send_to_contest(
-        contest.pk, "contest_end", data, personalize=broadcast.PERSONALIZE_LEADERBOARD
-    )
+    broadcast.send_to_contest(contest.pk, "contest_end", data)
 
 
 def contest_start(*, contest_id: object, now: datetime | None = None) -> Contest:
@@ -572,39 +636,6 @@ def contest_start(*, contest_id: object, now: datetime | None = None) -> Contest
         if problems:
             raise ContestNotReady(" ".join(problems))
         _contest_start(contest, questions, now or db_now())
-    return contest
-
-
-def question_close(*, contest_id: object, now: datetime | None = None) -> Contest:
-    """Close the open question once its deadline and the grace period have passed."""
-    with transaction.atomic():
-        contest = _contest_lock_or_404(contest_id)
-        now = now or db_now()
-        if not _close_is_due(contest, now):
-            raise InvalidTransition("No open question is past its deadline.")
-        _question_close(contest, _questions_of(contest), now, last=False)
-    return contest
-
-
-def question_open_next(*, contest_id: object, now: datetime | None = None) -> Contest:
-    """Open the next question once the intermission is over."""
-    with transaction.atomic():
-        contest = _contest_lock_or_404(contest_id)
-        now = now or db_now()
-        if not _open_next_is_due(contest, now):
-            raise InvalidTransition("No intermission has ended.")
-        questions = _questions_of(contest)
-        _question_open(contest, questions, contest.current_question_index + 1, now)
-    return contest
-
-
-def contest_complete(*, contest_id: object, now: datetime | None = None) -> Contest:
-    """active (no question open) → completed, final standings written, contest_end sent."""
-    with transaction.atomic():
-        contest = _contest_lock_or_404(contest_id)
-        if contest.status != Contest.Status.ACTIVE or contest.question_open:
-            raise InvalidTransition("Only a running contest with no open question can complete.")
-        _contest_complete(contest, now or db_now())
     return contest
 
 
@@ -640,6 +671,7 @@ def contest_cancel(*, contest_id: object, now: datetime | None = None) -> Contes
             contest, final_leaderboard=[], total_participants=contest.participants.count()
         )
         _send_on_commit(contest.pk, "contest_end", data)
+        transaction.on_commit(lambda: _leaderboard_discard(contest_id=contest.pk), robust=True)
     return contest
 
 

@@ -68,6 +68,13 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
     return value
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name, default).strip()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:
@@ -204,13 +211,15 @@ CELERY_BEAT_SCHEDULE = {
     "contest-tick": {
         "task": "contests.tasks.contest_tick",
         "schedule": TIMER_INTERVAL_SECONDS,
-        # A tick that waited longer than one interval is stale: the next one does its work.
-        "options": {"expires": TIMER_INTERVAL_SECONDS},
+        # Ticks stuck in a backlog are dropped after a few intervals (a late one is
+        # harmless: transitions happen once). Not one interval: beat stamps the expiry
+        # with its own clock and the worker compares it with another machine's.
+        "options": {"expires": max(5.0, 5 * TIMER_INTERVAL_SECONDS)},
     },
     "leaderboard-flush": {
         "task": "leaderboard.tasks.leaderboard_flush",
         "schedule": LEADERBOARD_INTERVAL_SECONDS,
-        "options": {"expires": LEADERBOARD_INTERVAL_SECONDS},
+        "options": {"expires": max(5.0, LEADERBOARD_INTERVAL_SECONDS)},
     },
 }
 
@@ -285,7 +294,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # WhiteNoise warns about a missing STATIC_ROOT at every start; an empty one is harmless.
 STATIC_ROOT.mkdir(exist_ok=True)
 # Serve app static files straight from the apps, so `make run` and the tests need no
-# collectstatic step; production may still collect them (Procfile release).
+# collectstatic step (production may still run `manage.py collectstatic`).
 WHITENOISE_USE_FINDERS = True
 
 LOGGING = {
@@ -293,7 +302,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {
+        "handlers": ["console"],
+        "level": env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
+    },
     "loggers": {
         # Never log query strings: the WebSocket JWT travels there.
         "django.channels.server": {"level": "WARNING"},

@@ -7,6 +7,9 @@ Keys per contest (all under settings.REDIS_KEY_PREFIX, expiring together):
 - `lb:<contest>:name`     hash, member → JSON [userId, displayName] (read with the top N)
 - `lb:<contest>:built`    marker: set by a complete rebuild, so its absence means the set
                           may be partial (Redis restarted or was flushed)
+- `lb:<contest>:closed`   marker: the contest completed or was cancelled and its set was
+                          dropped; writes are refused, so a late update cannot bring back
+                          a set nobody reads
 and `lb:dirty`, the set of contests whose standings changed since their last broadcast.
 
 Writes are versioned: an entry is replaced only by one computed from more submissions.
@@ -29,17 +32,19 @@ from leaderboard import ranking
 
 # Refreshed by every write; a contest idle for this long is rebuilt on its next read.
 TTL_SECONDS = 7 * 24 * 3600
-REBUILD_LOCK_SECONDS = 120
+# Below FLUSH_LOCK_SECONDS: a flush waiting for a rebuild never outlives its own lock.
+REBUILD_LOCK_SECONDS = 30
 REBUILD_ATTEMPTS = 3
 FLUSH_LOCK_SECONDS = 60
 
-# KEYS: ranking, member, version, name, built, dirty, rebuild lock
+# KEYS: ranking, member, version, name, built, dirty, rebuild lock, closed
 # ARGV: contest id, ttl, rebuild token ("" for a single participant's update), then per
 #       participant 5 values: participant id, member, sort value, version, name JSON.
 # A rebuild writes only while it still holds its lock: if Redis lost the lock, it also
 # lost what was written since the rebuild read the database, so the rebuild must restart
 # (returns -1) instead of marking a set built that misses those updates.
 _WRITE_LUA = """
+if redis.call('EXISTS', KEYS[8]) == 1 then return 0 end
 local rebuild = ARGV[3] ~= ''
 if rebuild and redis.call('GET', KEYS[7]) ~= ARGV[3] then return -1 end
 local changed = 0
@@ -153,6 +158,7 @@ def _keys(contest_id: str) -> list[str]:
         built_key(contest_id),
         dirty_key(),
         _rebuild_lock_key(contest_id),
+        redis_key("lb", contest_id, "closed"),
     ]
 
 
@@ -291,8 +297,13 @@ def unmark_built(client: redis.Redis, contest_id: str) -> None:
 
 
 def drop(client: redis.Redis, contest_id: str) -> None:
-    """Forget a contest's live set (it completed: FinalStanding is the record now)."""
-    client.delete(*_keys(contest_id)[:5])
+    """Forget a contest's live set for good (it completed, FinalStanding is the record
+    now, or it was cancelled); later writes are refused."""
+    keys = _keys(contest_id)
+    pipe = client.pipeline(transaction=True)
+    pipe.delete(*keys[:5])
+    pipe.set(keys[7], "1", ex=TTL_SECONDS)
+    pipe.execute()
 
 
 def flush_lock(client: redis.Redis) -> redis.lock.Lock:

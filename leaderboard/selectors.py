@@ -136,14 +136,26 @@ def _final_top(contest_id: object, limit: int) -> Board:
     return {"top": top, "totalParticipants": rows.count()}
 
 
-def leaderboard_top(*, contest_id: object, limit: int) -> Board:
-    """{"top": [{rank, userId, displayName, score}], "totalParticipants"}."""
-    if _status(contest_id) == Contest.Status.COMPLETED:
+def _board(contest_id: object, status: str, limit: int) -> Board:
+    if status == Contest.Status.COMPLETED:
         return _final_top(contest_id, limit)
+    if status == Contest.Status.CANCELLED:
+        # A cancelled contest has no ranking (its contest_end shows none either).
+        return {
+            "top": [],
+            "totalParticipants": Participant.objects.filter(contest_id=contest_id).count(),
+        }
     return live_top(contest_id=contest_id, limit=limit)
 
 
+def leaderboard_top(*, contest_id: object, limit: int) -> Board:
+    """{"top": [{rank, userId, displayName, score}], "totalParticipants"}."""
+    return _board(contest_id, _status(contest_id), limit)
+
+
 def _ranks(contest_id: object, status: str, participant_ids: list[str]) -> Ranks:
+    if status == Contest.Status.CANCELLED:
+        return {}
     if status == Contest.Status.COMPLETED:
         rows = FinalStanding.objects.filter(contest_id=contest_id)
         if len(participant_ids) < MANY_IDS:
@@ -175,14 +187,29 @@ def leaderboard_ranks(*, contest_id: object, participant_ids: Iterable[object]) 
     return _ranks(contest_id, _status(contest_id), ids)
 
 
+def leaderboard_live_ranks(
+    *, contest_id: object, participant_ids: Iterable[object]
+) -> Ranks | None:
+    """The live ranks from Redis alone, with no database query: for the hub's
+    leaderboard_update (sent only while the contest runs), so it never waits for a
+    database thread. None without Redis or when the set must be rebuilt first: the caller
+    then uses leaderboard_ranks."""
+    client = get_redis()
+    if client is None:
+        return None
+    ids = [str(pid) for pid in participant_ids]
+    if not ids:
+        return {}
+    try:
+        return live.ranks(client, str(contest_id), ids)
+    except live.NotBuilt:
+        return None
+
+
 def leaderboard_for_user(*, contest_id: object, limit: int, user: User | None) -> Board:
     """The REST view: status, the top `limit`, and the user's own rank if they play."""
     status = _status(contest_id)
-    board = (
-        _final_top(contest_id, limit)
-        if status == Contest.Status.COMPLETED
-        else live_top(contest_id=contest_id, limit=limit)
-    )
+    board = _board(contest_id, status, limit)
     you = None
     if user is not None:
         pid = (

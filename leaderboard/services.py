@@ -115,7 +115,6 @@ def _broadcast(contest_id: str) -> None:
             payloads.leaderboard_update_payload(
                 contest_id, top=board["top"], total_participants=board["totalParticipants"]
             ),
-            personalize=broadcast.PERSONALIZE_LEADERBOARD,
         )
 
 
@@ -132,7 +131,12 @@ def _pop_changed(client: redis.Redis | None, active: list[str]) -> set[str]:
     # dirty, so it goes out now even if no submission arrives.
     for cid, built in live.is_built(client, active).items():
         if not built:
-            leaderboard_rebuild(contest_id=cid, if_missing=True)
+            # One contest's failure must not stop the others' boards; the next flush
+            # finds it unbuilt and tries again.
+            try:
+                leaderboard_rebuild(contest_id=cid, if_missing=True)
+            except Exception:
+                logger.exception("leaderboard of contest %s could not be rebuilt", cid)
     return live.pop_dirty(client) & set(active)
 
 
@@ -180,6 +184,11 @@ def final_standings_write(*, contest_id: object) -> None:
         for s in standings
     )
     transaction.on_commit(lambda: _drop_live(str(contest_id)))
+
+
+def leaderboard_discard(*, contest_id: object) -> None:
+    """A cancelled contest has no ranking: forget its live set (on commit of the cancel)."""
+    _drop_live(str(contest_id))
 
 
 def _drop_live(contest_id: str) -> None:

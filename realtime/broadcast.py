@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import secrets
 import threading
@@ -30,14 +31,20 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from contests.clock import iso
 from contestsite.redis import get_async_redis, redis_key
 
+logger = logging.getLogger(__name__)
+
 ROOM_MESSAGE_TYPE = "room.event"
+# A room event that could not be appended to the log (lock not obtained, Redis briefly
+# unreachable) is tried this many times: unlike a lost publish, nothing could repair it.
+SEND_ATTEMPTS = 3
+LOCK_WAIT_SECONDS = 5.0
 # The placeholder the hub replaces with each recipient's {"rank", "score"}.
 YOU_PLACEHOLDER = '"you":null'
-PERSONALIZE_LEADERBOARD = "leaderboard"
 # Room events whose "you" the hub fills per recipient, also when they are replayed.
 PERSONALIZED_EVENTS = frozenset({"leaderboard_update", "contest_end"})
 # Room events kept per contest for replay; also at least EVENT_LOG_SIZE from settings.
@@ -94,8 +101,19 @@ def log_position(text: str) -> tuple[int, str] | None:
     return (int(match[1]), match[2]) if match else None
 
 
-def personalization_of(text: str) -> str | None:
-    return PERSONALIZE_LEADERBOARD if event_of(text) in PERSONALIZED_EVENTS else None
+def is_personalized(text: str) -> bool:
+    """Whether each recipient gets its own `you` in this room event's text."""
+    return event_of(text) in PERSONALIZED_EVENTS
+
+
+def covers(floor: tuple[int, str] | None, position: tuple[int, str] | None) -> bool:
+    """Whether a socket at `floor` (seq, epoch) already has the event at `position`."""
+    return (
+        floor is not None
+        and position is not None
+        and position[1] == floor[1]
+        and position[0] <= floor[0]
+    )
 
 
 def you_json(you: dict[str, Any] | None) -> str:
@@ -201,58 +219,62 @@ _memory_log = _MemoryLog()
 # --- Public API (async) ----------------------------------------------------------------
 
 
-async def _publish(contest_id: str, text: str, personalize: str | None) -> None:
+async def _publish(contest_id: str, text: str) -> None:
     await get_channel_layer().group_send(
         group_name(contest_id),
-        {
-            "type": ROOM_MESSAGE_TYPE,
-            "contest_id": contest_id,
-            "text": text,
-            "personalize": personalize,
-        },
+        {"type": ROOM_MESSAGE_TYPE, "contest_id": contest_id, "text": text},
     )
 
 
-async def asend_to_contest(
-    contest_id: object,
-    event: str,
-    data: dict[str, Any],
-    *,
-    personalize: str | None = None,
-) -> LoggedEvent:
-    """Stamp, log and publish one room event; returns its seq and epoch.
-
-    leaderboard_update and contest_end are personalised even if the caller does not ask.
-    """
+async def asend_to_contest(contest_id: object, event: str, data: dict[str, Any]) -> LoggedEvent:
+    """Stamp, log and publish one room event; returns its seq and epoch."""
     contest_id = str(contest_id)
-    if personalize is None and event in PERSONALIZED_EVENTS:
-        personalize = PERSONALIZE_LEADERBOARD
     open_text = _open_envelope(event, data)
     client = get_async_redis()
     if client is None:
         # No await between append and publish: on one event loop nothing can interleave.
         logged = _memory_log.append(contest_id, open_text)
-        await _publish(contest_id, logged.text, personalize)
+        await _publish(contest_id, logged.text)
         return logged
     keys = _log_keys(contest_id)
-    # The lock keeps publish order equal to seq order across processes.
-    async with client.lock(redis_key("log", contest_id, "lock"), timeout=5, blocking_timeout=5):
-        seq, epoch, text = await client.eval(
-            _APPEND_LUA,
-            3,
-            *keys,
-            new_epoch(),
-            open_text,
-            settings.EVENT_LOG_SIZE,
-            LOG_TTL_SECONDS,
-        )
-        await _publish(contest_id, text, personalize)
-    return LoggedEvent(int(seq), epoch, text)
+    attempt = 0
+    while True:
+        attempt += 1
+        logged: LoggedEvent | None = None
+        try:
+            # The lock keeps publish order equal to seq order across processes.
+            async with client.lock(
+                redis_key("log", contest_id, "lock"), timeout=5, blocking_timeout=LOCK_WAIT_SECONDS
+            ):
+                seq, epoch, text = await client.eval(
+                    _APPEND_LUA,
+                    3,
+                    *keys,
+                    new_epoch(),
+                    open_text,
+                    settings.EVENT_LOG_SIZE,
+                    LOG_TTL_SECONDS,
+                )
+                logged = LoggedEvent(int(seq), epoch, text)
+                await _publish(contest_id, text)
+            return logged
+        except RedisError:
+            if logged is not None:
+                # In the log already: every hub's catch-up delivers it from there.
+                logger.warning(
+                    "room event %s of contest %s was logged, not published", event, contest_id
+                )
+                return logged
+            # Not logged: nobody could ever learn of it, so try again before giving up.
+            if attempt == SEND_ATTEMPTS:
+                raise
+            logger.warning("room event %s of contest %s not sent, retrying", event, contest_id)
+            await asyncio.sleep(0.1 * attempt)
 
 
 async def asend_ephemeral(contest_id: object, event: str, data: dict[str, Any]) -> None:
     """A room event without seq or log (timer_update)."""
-    await _publish(str(contest_id), envelope(event, data), None)
+    await _publish(str(contest_id), envelope(event, data))
 
 
 async def aevent_log_position(contest_id: object) -> tuple[int, str]:
@@ -325,14 +347,8 @@ def _run(coro_factory: Callable[[], Awaitable[T]]) -> T:
     return async_to_sync(call)()
 
 
-def send_to_contest(
-    contest_id: object,
-    event: str,
-    data: dict[str, Any],
-    *,
-    personalize: str | None = None,
-) -> LoggedEvent:
-    return _run(lambda: asend_to_contest(contest_id, event, data, personalize=personalize))
+def send_to_contest(contest_id: object, event: str, data: dict[str, Any]) -> LoggedEvent:
+    return _run(lambda: asend_to_contest(contest_id, event, data))
 
 
 def send_ephemeral(contest_id: object, event: str, data: dict[str, Any]) -> None:

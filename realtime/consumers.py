@@ -6,6 +6,7 @@ the socket directly. This consumer handles the client's messages one at a time, 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -40,6 +41,7 @@ class ContestConsumer(AsyncWebsocketConsumer):
     # Read by the hub (realtime.hub.Member).
     participant_id: str | None = None
     held: list[str] | None = None
+    floor: tuple[int, str] | None = None
 
     contest_id: str | None = None
     user: User | None = None
@@ -61,6 +63,11 @@ class ContestConsumer(AsyncWebsocketConsumer):
                 await self.dispatch(await receive())
         except StopConsumer:
             pass
+        finally:
+            # Also when a handler raised, or when daphne cancels a consumer still running
+            # application_close_timeout after the client left (and again every second
+            # after that, hence the shield): the slot and the room must be given back.
+            await asyncio.shield(self._disconnected())
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         handler = getattr(self, get_handler_name(message), None)
@@ -92,18 +99,22 @@ class ContestConsumer(AsyncWebsocketConsumer):
         )
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
-        if self.contest_id is not None:
+        await self._disconnected()
+        raise StopConsumer()
+
+    async def _disconnected(self) -> None:
+        """Leave the room and free the connection slot; does nothing the second time."""
+        try:
+            await self._leave_room()
+        except Exception:
+            logger.exception("Could not leave the room of contest %s", self.contest_id)
+        slot, self.slot = self.slot, None
+        if slot is not None:
             try:
-                await self.hub.leave(self.contest_id, self)
-            except Exception:
-                logger.exception("Could not leave the room of contest %s", self.contest_id)
-        if self.slot is not None:
-            try:
-                await self.hub.slots.release(self.user.pk, self.slot)
+                await self.hub.slots.release(self.user.pk, slot)
             except Exception:
                 # The slot then expires by itself (realtime.limits.SLOT_TTL_SECONDS).
                 logger.exception("Could not free a connection slot of user %s", self.user.pk)
-        raise StopConsumer()
 
     async def _close(self, code: int, reason: str) -> None:
         self.closed = True
@@ -236,24 +247,41 @@ class ContestConsumer(AsyncWebsocketConsumer):
         it, minus those the reply already covers, so the client never sees an event it
         cannot place (docs/PROTOCOL.md, "Staying in sync").
         """
-        participant = await run_in_db_thread(contest_join)(contest_id=contest_id, user=self.user)
-        if self.contest_id not in (None, contest_id):
-            await self.hub.leave(self.contest_id, self)
-            self.contest_id = None
-        self.participant_id = str(participant.pk)
+        if contest_id != self.contest_id:
+            # (A resync of the joined contest was admitted when it joined.)
+            participant = await run_in_db_thread(contest_join)(
+                contest_id=contest_id, user=self.user
+            )
+            await self._leave_room()
+            self.participant_id = str(participant.pk)
         self.held = []
+        joining = self.contest_id is None
         try:
-            if self.contest_id is None:
+            if joining:
                 await self.hub.join(contest_id, self)
                 self.contest_id = contest_id
             covered = await self._reply(contest_id, request_id, resync)
         except BaseException:
-            if self.contest_id is not None:
-                await self.hub.leave(self.contest_id, self)
-                self.contest_id = None
-            self.held = None
+            if joining:
+                # No state reached the client: out of the room (a failed hub.join left it
+                # already), it may simply retry.
+                try:
+                    await self._leave_room()
+                finally:
+                    self.held = None
+            else:
+                # Still in its contest as before this message: it gets the events held
+                # meanwhile (before the error reply), as it would have without the message.
+                await self._release_held()
             raise
-        await self._release_held(covered)
+        self.floor = covered
+        await self._release_held()
+
+    async def _leave_room(self) -> None:
+        if self.contest_id is not None:
+            await self.hub.leave(self.contest_id, self)
+            self.contest_id = None
+            self.floor = None
 
     async def _reply(
         self, contest_id: str, request_id: str | None, resync: messages.Resync | None
@@ -281,7 +309,7 @@ class ContestConsumer(AsyncWebsocketConsumer):
         position = (resync.last_seq, resync.epoch)
         you: str | None = None
         for text in texts:
-            if broadcast.personalization_of(text) is not None:
+            if broadcast.is_personalized(text):
                 if you is None:
                     you = await self._you_json(contest_id)
                 head, placeholder, tail = text.rpartition(broadcast.YOU_PLACEHOLDER)
@@ -304,16 +332,17 @@ class ContestConsumer(AsyncWebsocketConsumer):
         )
         return broadcast.you_json(ranks.get(self.participant_id))
 
-    async def _release_held(self, covered: tuple[int, str]) -> None:
+    async def _release_held(self) -> None:
         # Events appended while sending are sent in turn; the loop ends with no await
-        # between the last check and going live.
-        while self.held:
-            text = self.held.pop(0)
-            position = broadcast.log_position(text)
-            if position is not None and position[1] == covered[1] and position[0] <= covered[0]:
-                continue
-            await self.base_send({"type": "websocket.send", "text": text})
-        self.held = None
+        # between the last check and going live. Live even if a send fails: a socket left
+        # holding would never get a room event again.
+        try:
+            while self.held:
+                text = self.held.pop(0)
+                if not broadcast.covers(self.floor, broadcast.log_position(text)):
+                    await self.base_send({"type": "websocket.send", "text": text})
+        finally:
+            self.held = None
 
     # --- Replies ------------------------------------------------------------------------
 

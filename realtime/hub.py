@@ -17,16 +17,17 @@ lost), are announced to the sockets with `resync_required` (docs/PROTOCOL.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from leaderboard.selectors import leaderboard_ranks
+from leaderboard.selectors import leaderboard_live_ranks, leaderboard_ranks
 from realtime import broadcast
 from realtime.db import run_in_db_thread
 from realtime.limits import ConnectionSlots
@@ -44,12 +45,21 @@ class Member(Protocol):
     # While not None, room events are kept here instead of being sent: the socket is
     # building its reply to join_contest/resync and sends them after it.
     held: list[str] | None
+    # The (seq, epoch) its last contest_state or resync_complete covers: the hub does not
+    # send it room events at or below it (they reach a hub that is behind the log).
+    floor: tuple[int, str] | None
     base_send: Callable[[dict[str, Any]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class _CatchUp:
     contest_id: str
+
+
+@dataclass
+class _ContestLock:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
 
 
 class Hub:
@@ -60,31 +70,64 @@ class Hub:
         # Last room event delivered (or known to be covered) per contest: (seq, epoch).
         self.positions: dict[str, tuple[int, str]] = {}
         self._channel: str | None = None
-        self._lock = asyncio.Lock()
+        # One per contest, so one contest's Redis round trips never delay another's joins.
+        self._locks: dict[str, _ContestLock] = {}
         self._inbox: asyncio.Queue[dict[str, Any] | _CatchUp] = asyncio.Queue()
         # The event loop keeps only weak references to tasks.
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- Membership ---------------------------------------------------------------------
 
+    @contextlib.asynccontextmanager
+    async def _locked(self, contest_id: str) -> AsyncIterator[None]:
+        # Counted, so the entry goes only when no one holds or awaits it: deleting it
+        # under a waiter would let the next caller create a second lock for the contest.
+        entry = self._locks.get(contest_id)
+        if entry is None:
+            entry = self._locks[contest_id] = _ContestLock()
+        entry.users += 1
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            entry.users -= 1
+            if not entry.users:
+                del self._locks[contest_id]
+
     async def join(self, contest_id: str, member: Member) -> None:
-        async with self._lock:
+        async with self._locked(contest_id):
             room = self.rooms.get(contest_id)
             if room is not None:
                 room.add(member)
                 return
             # The room exists before the awaits below, so an event that arrives while the
             # group is being joined still reaches the member (held, then filtered by seq).
-            self.rooms[contest_id] = {member}
-            await self._ensure_running()
-            await self.layer.group_add(broadcast.group_name(contest_id), self._channel)
-            position = await broadcast.aevent_log_position(contest_id)
+            room = self.rooms[contest_id] = {member}
+            group = broadcast.group_name(contest_id)
+            subscribed = False
+            try:
+                await self._ensure_running()
+                await self.layer.group_add(group, self._channel)
+                subscribed = True
+                position = await broadcast.aevent_log_position(contest_id)
+            except BaseException:
+                # No half-built room: the next joiner must build it whole (group and
+                # position), not take it as it is.
+                room.discard(member)
+                if not room:
+                    del self.rooms[contest_id]
+                    if subscribed:
+                        # If this fails too, the hub only receives events it drops (the
+                        # contest has no room) until the next join subscribes it again.
+                        with contextlib.suppress(Exception):
+                            await self.layer.group_discard(group, self._channel)
+                raise
             known = self.positions.get(contest_id)
             if known is None or (known[1] == position[1] and known[0] < position[0]):
                 self.positions[contest_id] = position
 
     async def leave(self, contest_id: str, member: Member) -> None:
-        async with self._lock:
+        async with self._locked(contest_id):
             room = self.rooms.get(contest_id)
             if room is None:
                 return
@@ -166,7 +209,7 @@ class Hub:
             elif known is not None:
                 await self._resync_required(contest_id, RESYNC_EPOCH_CHANGED)
             self.positions[contest_id] = position
-        await self._write(contest_id, text, message.get("personalize"))
+        await self._write(contest_id, text, position)
 
     async def _catch_up(self, contest_id: str) -> None:
         known = self.positions.get(contest_id)
@@ -186,15 +229,18 @@ class Hub:
             position = broadcast.log_position(text)
             if position is not None:
                 self.positions[contest_id] = position
-            await self._write(contest_id, text, broadcast.personalization_of(text))
+            await self._write(contest_id, text, position)
 
     async def _resync_required(self, contest_id: str, reason: str) -> None:
         text = broadcast.envelope("resync_required", {"contestId": contest_id, "reason": reason})
         await self._write(contest_id, text, None)
 
-    async def _write(self, contest_id: str, text: str, personalize: str | None) -> None:
-        members = tuple(self.rooms.get(contest_id, ()))
-        if personalize == broadcast.PERSONALIZE_LEADERBOARD:
+    async def _write(self, contest_id: str, text: str, position: tuple[int, str] | None) -> None:
+        """Send to the room's sockets; `position` is the text's log_position, read once."""
+        members = tuple(
+            m for m in self.rooms.get(contest_id, ()) if not broadcast.covers(m.floor, position)
+        )
+        if broadcast.is_personalized(text):
             await self._write_personalized(contest_id, members, text)
             return
         message = {"type": "websocket.send", "text": text}
@@ -211,7 +257,11 @@ class Hub:
             for member in members:
                 await _send(member, message, text)
             return
-        ranks = await _ranks_of(contest_id, (m.participant_id for m in members))
+        ranks = await _ranks_of(
+            contest_id,
+            (m.participant_id for m in members),
+            live=broadcast.event_of(text) == "leaderboard_update",
+        )
         texts: dict[str | None, str] = {}
         for member in members:
             personal = texts.get(member.participant_id)
@@ -234,15 +284,24 @@ async def _send(member: Member, message: dict[str, Any], text: str) -> None:
 
 
 async def _ranks_of(
-    contest_id: str, participant_ids: Iterable[str | None]
+    contest_id: str, participant_ids: Iterable[str | None], *, live: bool
 ) -> dict[str, dict[str, Any]]:
+    """`live` (a running contest's leaderboard_update): from Redis alone when it can, in a
+    thread of its own, so the hub's one delivery task never queues behind submissions for
+    a database thread. contest_end's final ranks come from the database."""
     ids = sorted({p for p in participant_ids if p})
     if not ids:
         return {}
     try:
-        ranks = await run_in_db_thread(leaderboard_ranks)(
-            contest_id=contest_id, participant_ids=ids
-        )
+        ranks = None
+        if live:
+            ranks = await asyncio.to_thread(
+                leaderboard_live_ranks, contest_id=contest_id, participant_ids=ids
+            )
+        if ranks is None:
+            ranks = await run_in_db_thread(leaderboard_ranks)(
+                contest_id=contest_id, participant_ids=ids
+            )
     except Exception:
         # The event still goes out, with "you": null, rather than not at all.
         logger.exception("Hub could not read the ranks of contest %s", contest_id)

@@ -66,13 +66,16 @@ return 1
 """
 
 # KEYS: slot sets. ARGV: ttl ms, then per key the number of its members, then members.
+# XX: a refresh that read its members before a release's ZREM must not bring the released
+# slot back. A slot gone from Redis (expired, or Redis lost it) then stays gone: the count
+# may undercount for a while, never lock a user out.
 _REFRESH_LUA = """
 local t = redis.call('TIME')
 local expiry = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
 local i = 2
 for k = 1, #KEYS do
   local n = tonumber(ARGV[i])
-  for j = 1, n do redis.call('ZADD', KEYS[k], expiry, ARGV[i + j]) end
+  for j = 1, n do redis.call('ZADD', KEYS[k], 'XX', expiry, ARGV[i + j]) end
   redis.call('PEXPIRE', KEYS[k], tonumber(ARGV[1]))
   i = i + n + 1
 end

@@ -3,8 +3,13 @@ PostgreSQL and Redis named by DATABASE_URL and REDIS_URL (see Makefile)."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
+
 import pytest
 from django.conf import settings
+from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -25,7 +30,8 @@ def _clean_redis():
 
 @pytest.fixture
 def organizer(db) -> User:
-    return UserFactory(username="organizer", display_name="Orga", is_staff=True)
+    """Like seed_demo's organizer: a superuser, so every contest permission."""
+    return UserFactory(username="organizer", display_name="Orga", is_staff=True, is_superuser=True)
 
 
 @pytest.fixture
@@ -81,6 +87,74 @@ def committed(django_capture_on_commit_callbacks):
             return service(**kwargs)
 
     return run
+
+
+def backend_pid() -> int:
+    """The PostgreSQL backend of this thread's connection (each thread has its own)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def wait_until_blocked(pid: int, *, table: str | None = None, timeout: float = 10) -> None:
+    """Return once backend `pid` waits for a lock held by this thread's connection (for a
+    row of `table`, if given); fail after `timeout`. Tests running beside this one on
+    the same server cannot satisfy it."""
+    query = "SELECT pg_backend_pid() = ANY(pg_blocking_pids(%s))"
+    params: list[object] = [pid]
+    if table is not None:
+        # A backend waiting for a row holds (or waits for) that row's tuple lock.
+        query += (
+            " AND EXISTS (SELECT 1 FROM pg_locks WHERE pid = %s AND locktype = 'tuple'"
+            " AND relation = %s::regclass)"
+        )
+        params += [pid, table]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(query, params)
+            if cursor.fetchone()[0]:
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"Backend {pid} never waited for this test's lock.")
+
+
+class DatabaseThread(threading.Thread):
+    """Runs `work()` in a thread, so on a database connection of its own; `result` or
+    `error` is what it returned or raised."""
+
+    def __init__(self, work: Callable[[], object]) -> None:
+        super().__init__()
+        self.work = work
+        self.result: object = None
+        self.error: BaseException | None = None
+        self._pid: int | None = None
+        self._pid_known = threading.Event()
+
+    def run(self) -> None:
+        try:
+            self._pid = backend_pid()
+            self._pid_known.set()
+            self.result = self.work()
+        except BaseException as exc:  # the test checks it
+            self.error = exc
+        finally:
+            connection.close()
+
+    def start_until_blocked(self, *, table: str | None = None) -> None:
+        """Start, and return once the thread waits for a lock this test's connection
+        holds (see wait_until_blocked)."""
+        self.start()
+        assert self._pid_known.wait(10), "The thread did not reach the database."
+        wait_until_blocked(self._pid, table=table)
+
+    def outcome(self) -> object:
+        """Wait for the thread; what `work()` returned, or its exception re-raised."""
+        self.join(30)
+        assert not self.is_alive(), "The thread did not finish."
+        if self.error is not None:
+            raise self.error
+        return self.result
 
 
 def access_token_for(user: User) -> str:

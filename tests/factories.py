@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import factory
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from accounts.models import User
@@ -34,6 +35,18 @@ class UserFactory(factory.django.DjangoModelFactory):
         obj.password = _password_hash(extracted or PASSWORD)
         if create:
             obj.save()
+
+
+def staff_user(*permissions: str, **kwargs) -> User:
+    """A staff account (not a superuser) holding exactly `permissions`, e.g.
+    "contests.change_contest"."""
+    user = UserFactory(is_staff=True, **kwargs)
+    for permission in permissions:
+        app_label, codename = permission.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    return user
 
 
 class ContestFactory(factory.django.DjangoModelFactory):

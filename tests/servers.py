@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -39,10 +40,11 @@ def test_database_url() -> str:
     name = connection.settings_dict["NAME"]
     if db["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{name}"
-    user = db.get("USER") or "postgres"
+    user = quote(db.get("USER") or "postgres", safe="")
+    password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
     host = db.get("HOST") or "127.0.0.1"
     port = db.get("PORT") or 5432
-    return f"postgres://{user}@{host}:{port}/{name}"
+    return f"postgres://{user}{password}@{host}:{port}/{name}"
 
 
 def child_env(**overrides: str) -> dict[str, str]:

@@ -2,9 +2,11 @@
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 
 from accounts.models import User
 from accounts.services import user_register
+from tests.conftest import DatabaseThread
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -45,6 +47,28 @@ def test_it_rejects_a_username_taken_in_another_case():
         user_register(username="Alice", password=GOOD_PASSWORD)
 
     assert raised.value.message_dict == {"username": ["A user with that username already exists."]}
+
+
+def test_the_database_refuses_a_username_taken_in_another_case():
+    UserFactory(username="alice")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        UserFactory(username="ALICE")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_registration_racing_one_in_another_case_gets_the_username_error():
+    bob = DatabaseThread(lambda: user_register(username="bob", password=GOOD_PASSWORD))
+
+    with transaction.atomic():
+        # Not committed yet, so the other registration's check does not see it.
+        UserFactory(username="Bob")
+        bob.start_until_blocked()
+
+    with pytest.raises(ValidationError) as raised:
+        bob.outcome()
+    assert raised.value.message_dict == {"username": ["A user with that username already exists."]}
+    assert list(User.objects.values_list("username", flat=True)) == ["Bob"]
 
 
 def test_it_rejects_a_username_with_invalid_characters():

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection, transaction
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from contests import selectors, services
 from contests.models import Choice, Contest, Question
 from leaderboard.models import FinalStanding
+from tests.conftest import DatabaseThread
 from tests.factories import (
     ContestFactory,
     ParticipantFactory,
@@ -88,6 +92,19 @@ def choice_rows(*choices: tuple[str, bool]) -> dict[str, str]:
         data[f"choices-{i}-order"] = str(i + 1)
         data[f"choices-{i}-text"] = text
         if correct:
+            data[f"choices-{i}-is_correct"] = "on"
+    return data
+
+
+def existing_choice_rows(question: Question) -> dict[str, str]:
+    choices = question.ordered_choices()
+    data = management("choices", len(choices), len(choices))
+    for i, choice in enumerate(choices):
+        data[f"choices-{i}-id"] = str(choice.pk)
+        data[f"choices-{i}-question"] = str(question.pk)
+        data[f"choices-{i}-order"] = str(choice.order)
+        data[f"choices-{i}-text"] = choice.text
+        if choice.is_correct:
             data[f"choices-{i}-is_correct"] = "on"
     return data
 
@@ -321,6 +338,164 @@ def test_questions_and_choices_are_read_only_once_the_contest_is_active(admin_cl
     question.refresh_from_db()
     assert contest.title != "Renamed"
     assert question.text != "Changed"
+
+
+LOCKED = "Questions of a contest that has started cannot be edited."
+
+
+def contest_updates(queries: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in queries if q["sql"].startswith('UPDATE "contests_contest"')]
+
+
+def test_an_edit_writes_only_the_authoring_fields_it_changed(admin_client):
+    contest = contest_with_questions(questions=1)
+    data = {**contest_fields("Renamed"), **existing_question_rows(contest), "_save": "Save"}
+
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.post(contest_change(contest), data)
+
+    assert response.status_code == 302
+    (update,) = contest_updates(queries)
+    assert '"title"' in update
+    assert not any(f'"{field}"' in update for field in ["status", *Contest.LIVE_STATE_FIELDS])
+    assert Contest.objects.get(pk=contest.pk).title == "Renamed"
+
+
+def test_a_save_of_a_running_contests_read_only_page_writes_nothing(admin_client):
+    contest = contest_with_questions(questions=2)
+    services.contest_start(contest_id=contest.pk)
+    live = ["status", *Contest.LIVE_STATE_FIELDS]
+    before = Contest.objects.values(*live).get(pk=contest.pk)
+    data = {**contest_fields("Renamed"), **existing_question_rows(contest), "_save": "Save"}
+
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.post(contest_change(contest), data, follow=True)
+
+    assert contest_updates(queries) == []
+    assert messages_of(response) == [LOCKED]
+    assert Contest.objects.values(*live).get(pk=contest.pk) == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_save_racing_the_start_does_not_roll_the_contest_back(admin_user):
+    contest = contest_with_questions(questions=2)
+    client = Client()
+    client.force_login(admin_user)
+    # The page as the organizer loaded it, while the contest was upcoming.
+    data = {**contest_fields("Renamed"), **existing_question_rows(contest), "_save": "Save"}
+    data["questions-0-text"] = "Changed"
+    save = DatabaseThread(lambda: client.post(contest_change(contest), data, follow=True))
+
+    with transaction.atomic():
+        services.contest_start(contest_id=contest.pk)
+        # The save has read the upcoming contest and now waits for the start to commit.
+        save.start_until_blocked(table="contests_contest")
+    response = save.outcome()
+
+    contest.refresh_from_db()
+    assert (contest.status, contest.current_question_index) == ("active", 1)
+    assert contest.question_open is True
+    assert contest.title != "Renamed"
+    assert contest.ordered_questions()[0].text != "Changed"
+    assert messages_of(response) == [LOCKED]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_question_edit_racing_the_start_is_refused(admin_user):
+    contest = contest_with_questions(questions=2)
+    question = contest.ordered_questions()[0]
+    client = Client()
+    client.force_login(admin_user)
+    data = {
+        **question_fields(question, text="Changed"),
+        **existing_choice_rows(question),
+        "_save": "Save",
+    }
+    save = DatabaseThread(lambda: client.post(question_change(question), data, follow=True))
+
+    with transaction.atomic():
+        services.contest_start(contest_id=contest.pk)
+        save.start_until_blocked(table="contests_contest")
+    response = save.outcome()
+
+    question.refresh_from_db()
+    assert question.text != "Changed"
+    assert messages_of(response) == [LOCKED]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_question_deletion_racing_the_start_is_refused(admin_user):
+    contest = contest_with_questions(questions=2)
+    question = contest.ordered_questions()[0]
+    client = Client()
+    client.force_login(admin_user)
+    delete = reverse("admin:contests_question_delete", args=[question.pk])
+    save = DatabaseThread(lambda: client.post(delete, {"post": "yes"}, follow=True))
+
+    with transaction.atomic():
+        services.contest_start(contest_id=contest.pk)
+        save.start_until_blocked(table="contests_contest")
+    response = save.outcome()
+
+    assert Question.objects.filter(pk=question.pk).exists()
+    assert response.redirect_chain == [(question_change(question), 302)]
+    assert messages_of(response) == [LOCKED]
+
+
+def test_the_question_page_rejects_an_order_another_question_has(admin_client):
+    contest = contest_with_questions(questions=2)
+    first, second = contest.ordered_questions()
+    data = {
+        **question_fields(second, order=str(first.order)),
+        **existing_choice_rows(second),
+        "_save": "Save",
+    }
+
+    response = admin_client.post(question_change(second), data)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "order": ["Another question of this contest has this order."]
+    }
+    second.refresh_from_db()
+    assert second.order == 2
+
+
+def test_the_contest_page_rejects_a_maximum_below_the_players_registered(admin_client):
+    contest = contest_with_questions(questions=1)
+    ParticipantFactory.create_batch(2, contest=contest)
+    data = {**contest_fields(contest.title), **existing_question_rows(contest), "_save": "Save"}
+    data["max_participants"] = "1"
+
+    response = admin_client.post(contest_change(contest), data)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "max_participants": ["2 participants are already registered."]
+    }
+    contest.refresh_from_db()
+    assert contest.max_participants is None
+
+
+def test_questions_are_deleted_one_at_a_time_not_in_bulk(admin_client):
+    contest_with_questions(questions=2)
+
+    response = admin_client.get(reverse("admin:contests_question_changelist"))
+
+    assert response.status_code == 200
+    assert 'value="delete_selected"' not in response.content.decode()
+
+
+def test_deleting_a_question_of_an_upcoming_contest(admin_client):
+    contest = contest_with_questions(questions=2)
+    first, second = contest.ordered_questions()
+
+    response = admin_client.post(
+        reverse("admin:contests_question_delete", args=[first.pk]), {"post": "yes"}
+    )
+
+    assert response.status_code == 302
+    assert contest.ordered_questions() == [second]
 
 
 def test_start_now_and_end_now_run_the_contest(admin_client):

@@ -3,7 +3,8 @@
 import pytest
 
 from contests.models import Contest
-from tests.factories import contest_document
+from tests.conftest import client_for
+from tests.factories import contest_document, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -101,6 +102,19 @@ def test_it_is_for_staff_only(participant_client):
     assert response.status_code == 403
     assert response.json()["code"] == "PERMISSION_DENIED"
     assert Contest.objects.count() == 0
+
+
+def test_it_needs_the_add_permission_not_just_staff():
+    editor = client_for(staff_user("contests.view_contest", "contests.change_contest"))
+    author = client_for(staff_user("contests.add_contest"))
+
+    refused = editor.post(URL, contest_document(), format="json")
+    created = author.post(URL, contest_document(), format="json")
+
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "PERMISSION_DENIED"
+    assert created.status_code == 201
+    assert Contest.objects.count() == 1
 
 
 def test_it_requires_authentication(api_client):

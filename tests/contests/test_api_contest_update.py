@@ -6,7 +6,8 @@ import pytest
 
 from contests.models import Contest
 from contests.services import contest_create
-from tests.factories import contest_document
+from tests.conftest import client_for
+from tests.factories import contest_document, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -86,6 +87,20 @@ def test_it_is_for_staff_only(participant_client, contest):
     assert response.status_code == 403
     contest.refresh_from_db()
     assert contest.title == "General knowledge"
+
+
+def test_it_needs_the_change_permission_not_just_staff(contest):
+    viewer = client_for(staff_user("contests.view_contest", "contests.add_contest"))
+    editor = client_for(staff_user("contests.change_contest"))
+
+    refused = viewer.patch(url(contest), {"title": "Mine"}, format="json")
+    changed = editor.patch(url(contest), {"title": "Ours"}, format="json")
+
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "PERMISSION_DENIED"
+    assert changed.status_code == 200
+    contest.refresh_from_db()
+    assert contest.title == "Ours"
 
 
 def test_it_requires_authentication(api_client, contest):

@@ -6,7 +6,8 @@ import pytest
 
 from contests import services
 from contests.models import Contest
-from tests.factories import ContestFactory, contest_with_questions
+from tests.conftest import client_for
+from tests.factories import ContestFactory, contest_with_questions, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -131,6 +132,25 @@ def test_controls_are_for_staff_only(participant_client, upcoming, action):
     assert response.status_code == 403
     assert response.json()["code"] == "PERMISSION_DENIED"
     assert reloaded(upcoming).status == "upcoming"
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_controls_need_the_change_permission_not_just_staff(upcoming, action):
+    viewer = client_for(staff_user("contests.view_contest", "contests.add_contest"))
+
+    response = post(viewer, upcoming, action)
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "PERMISSION_DENIED"
+    assert reloaded(upcoming).status == "upcoming"
+
+
+def test_the_change_permission_is_enough_to_run_a_contest(upcoming):
+    organizer = client_for(staff_user("contests.change_contest"))
+
+    assert post(organizer, upcoming, "start").status_code == 200
+    assert post(organizer, upcoming, "end").status_code == 200
+    assert reloaded(upcoming).status == "completed"
 
 
 @pytest.mark.parametrize("action", ACTIONS)

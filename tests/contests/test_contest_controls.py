@@ -17,10 +17,11 @@ from contests.services import (
     contest_start,
     contest_tick,
     participant_register,
-    question_close,
     question_skip,
 )
+from contestsite.redis import get_redis, redis_key
 from leaderboard.models import FinalStanding
+from leaderboard.selectors import leaderboard_ranks, leaderboard_top
 from tests.factories import UserFactory, contest_with_questions
 
 pytestmark = pytest.mark.django_db
@@ -69,7 +70,7 @@ def test_end_now_closes_the_open_question_then_completes(running, committed, bro
 
 
 def test_end_now_during_an_intermission_only_ends_the_contest(running, committed, broadcasts):
-    question_close(contest_id=running.pk, now=T0 + timedelta(seconds=11))
+    contest_tick(now=T0 + timedelta(seconds=11))
 
     committed(contest_end_now, contest_id=running.pk, now=T0 + timedelta(seconds=12))
 
@@ -136,6 +137,21 @@ def test_cancel_stops_a_running_contest_without_revealing_the_answer(
     # Nothing more happens to it.
     contest_tick(now=T0 + timedelta(minutes=5))
     assert reload(running).status == Contest.Status.CANCELLED
+
+
+def test_a_cancelled_contest_has_no_ranking_and_its_live_board_is_dropped(running, committed):
+    player, _ = committed(participant_register, contest_id=running.pk, user=UserFactory())
+    client = get_redis()
+    assert client.keys(redis_key("lb", running.pk, "ranking"))
+
+    committed(contest_cancel, contest_id=running.pk, now=T0 + timedelta(seconds=3))
+
+    assert leaderboard_ranks(contest_id=running.pk, participant_ids=[player.pk]) == {}
+    assert leaderboard_top(contest_id=running.pk, limit=10) == {
+        "top": [],
+        "totalParticipants": 1,
+    }
+    assert client.keys(redis_key("lb", running.pk, "ranking")) == []
 
 
 @pytest.mark.parametrize("status", [Contest.Status.COMPLETED, Contest.Status.CANCELLED])
@@ -240,7 +256,7 @@ def test_two_pauses_add_up(running):
 
 
 def test_pause_during_an_intermission_delays_the_next_question(running):
-    question_close(contest_id=running.pk, now=T0 + timedelta(seconds=11))
+    contest_tick(now=T0 + timedelta(seconds=11))
     opens_at = reload(running).next_question_at
     contest_pause(contest_id=running.pk, now=T0 + timedelta(seconds=12))
 

@@ -129,7 +129,7 @@ class TestText:
     def test_it_grades_another_text_wrong(self):
         assert grade(self.question, [], "Newark") is False
 
-    @pytest.mark.parametrize("answer", ["", "   ", 5, None, "x" * 201])
+    @pytest.mark.parametrize("answer", ["", "   ", 5, None, "x" * 201, "New\x00York"])
     def test_it_rejects_empty_non_string_or_too_long_answers(self, answer):
         with pytest.raises(InvalidAnswer):
             answer_normalize(self.question, [], answer)

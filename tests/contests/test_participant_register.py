@@ -4,12 +4,14 @@ import threading
 import uuid
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from contests.errors import ContestClosed, ContestFull, ContestNotFound
 from contests.models import Participant
-from contests.services import participant_register
-from tests.factories import ContestFactory, UserFactory
+from contests.services import contest_end_now, contest_start, participant_register
+from leaderboard.models import FinalStanding
+from tests.conftest import DatabaseThread
+from tests.factories import ContestFactory, UserFactory, contest_with_questions
 
 
 @pytest.mark.django_db
@@ -83,3 +85,21 @@ def test_it_never_admits_more_than_the_maximum_under_concurrent_registrations():
 
     assert sorted(outcomes) == ["full"] * 7 + ["registered"] * 5
     assert Participant.objects.filter(contest=contest).count() == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_waits_for_a_completion_in_flight_and_then_refuses(participant):
+    contest = contest_start(contest_id=contest_with_questions(questions=1).pk)
+    early, _ = participant_register(contest_id=contest.pk, user=participant)
+    late = DatabaseThread(lambda: participant_register(contest_id=contest.pk, user=UserFactory()))
+
+    with transaction.atomic():
+        contest_end_now(contest_id=contest.pk)
+        # Read before the completion commits, the contest would still look active.
+        late.start_until_blocked(table="contests_contest")
+
+    with pytest.raises(ContestClosed):
+        late.outcome()
+    # Nobody is left without a final standing.
+    assert list(Participant.objects.filter(contest=contest)) == [early]
+    assert [s.participant_id for s in FinalStanding.objects.filter(contest=contest)] == [early.pk]

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from contests.management.commands import seed_demo
 from contests.models import Choice, Contest, Question
+from contests.services import contest_start
 
 pytestmark = pytest.mark.django_db
 
@@ -94,4 +95,22 @@ def test_it_keeps_a_played_demo_contest_and_reset_renews_it():
     seed("--reset")
     fresh = Contest.objects.get()
     assert fresh.pk != played.pk
+    assert fresh.status == "upcoming"
+
+
+def test_reset_cancels_a_demo_contest_being_played_before_replacing_it(
+    broadcasts, django_capture_on_commit_callbacks
+):
+    seed()
+    playing = contest_start(contest_id=Contest.objects.get().pk)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        seed("--reset")
+
+    ends = [
+        (contest, data["status"]) for contest, event, data in broadcasts if event == "contest_end"
+    ]
+    assert ends == [(str(playing.pk), "cancelled")]
+    fresh = Contest.objects.get()
+    assert fresh.pk != playing.pk
     assert fresh.status == "upcoming"

@@ -197,3 +197,14 @@ def test_the_same_user_submitting_twice_at_once_gets_exactly_one_accepted(partic
             t.join(timeout=30)
         assert sorted(results) == ["accepted", "duplicate"]
         assert Submission.objects.count() == 1
+
+
+def test_a_pause_after_the_deadline_does_not_reopen_the_question(live_contest, participant):
+    # The tick has not closed the question yet when the organizer pauses, 2 s too late.
+    started = timezone.now() - timedelta(seconds=13)
+    open_question(live_contest, started_at=started)
+    Contest.objects.filter(pk=live_contest.pk).update(paused_at=started + timedelta(seconds=12))
+
+    with pytest.raises(QuestionClosed):
+        submit(live_contest, participant, choice_id(live_contest, 1, "A"))
+    assert Submission.objects.count() == 0

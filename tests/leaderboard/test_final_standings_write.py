@@ -9,7 +9,7 @@ from contestsite.redis import get_redis, redis_key
 from leaderboard import live
 from leaderboard.models import FinalStanding
 from leaderboard.selectors import leaderboard_ranks, totals_from_database
-from leaderboard.services import final_standings_write
+from leaderboard.services import final_standings_write, leaderboard_record
 from tests.leaderboard.conftest import (
     active_contest,
     answer,
@@ -77,7 +77,22 @@ def test_it_drops_the_live_set_once_the_completion_commits(django_capture_on_com
     with django_capture_on_commit_callbacks(execute=True):
         complete(contest)
 
-    assert client.keys(redis_key("lb", contest.pk, "*")) == []
+    assert client.keys(redis_key("lb", contest.pk, "*")) == [redis_key("lb", contest.pk, "closed")]
+
+
+def test_an_update_that_arrives_after_the_completion_brings_nothing_back(
+    django_capture_on_commit_callbacks,
+):
+    contest = active_contest()
+    ann = join(contest, "Ann")
+    client = get_redis()
+    with django_capture_on_commit_callbacks(execute=True):
+        complete(contest)
+
+    # A submission committed just before the completion runs its hook just after it.
+    leaderboard_record(contest_id=contest.pk, participant_id=ann.pk)
+
+    assert client.keys(redis_key("lb", contest.pk, "*")) == [redis_key("lb", contest.pk, "closed")]
 
 
 @st.composite

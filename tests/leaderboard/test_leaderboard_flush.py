@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from django.conf import settings
@@ -239,8 +240,13 @@ def test_a_flush_racing_the_contest_completion_sends_nothing_after_it():
         finally:
             connection.close()
 
+    flush_pid: list[int] = []
+
     def flush() -> None:
         try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                flush_pid.append(cursor.fetchone()[0])
             leaderboard_flush()
         finally:
             connection.close()
@@ -250,12 +256,24 @@ def test_a_flush_racing_the_contest_completion_sends_nothing_after_it():
     assert locked.wait(10)
     flushing = threading.Thread(target=flush)
     flushing.start()
-    # The flush reaches the row lock (it saw the contest active and popped it) and waits.
-    flushing.join(timeout=1)
-    assert flushing.is_alive()
+    # The flush saw the contest active, popped it, and now waits for the row lock.
+    wait_until_waiting_for_a_lock(flush_pid)
     release.set()
     completing.join(timeout=10)
     flushing.join(timeout=10)
 
     assert not flushing.is_alive()
     assert room.new_events() == []
+
+
+def wait_until_waiting_for_a_lock(pid: list[int], timeout: float = 10) -> None:
+    """Until the backend whose pid the other thread put in `pid` waits for a lock."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pid:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM pg_locks WHERE pid = %s AND NOT granted", pid)
+                if cursor.fetchone()[0]:
+                    return
+        time.sleep(0.01)
+    raise AssertionError("The flush never waited for the contest row.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from channels.testing import WebsocketCommunicator
 
 from accounts.models import User
 from contestsite.asgi import application
+from realtime import broadcast, hub
 from tests.conftest import access_token_for
 
 TIMEOUT = 10
@@ -86,8 +88,28 @@ class Client:
             if output["type"] == "websocket.close":
                 return output
 
-    async def nothing_more(self) -> None:
-        assert await self.ws.receive_nothing(timeout=0.3)
+
+async def nothing_more(contest_id: object, *clients: Client) -> None:
+    """Nothing else is on its way to these sockets of the contest's room: a room event
+    published now is the next message each one receives (a waiting window could miss a
+    late duplicate)."""
+    sentinel = await broadcast.asend_to_contest(contest_id, "question_change", {"sentinel": 1})
+    for client in clients:
+        message = await client.receive()
+        assert (message["data"], message["seq"]) == ({"sentinel": 1}, sentinel.seq), message
+
+
+def member_holding_events(contest_id: object) -> hub.Member:
+    """Wait (from a thread, such as a patched selector's) until a socket of the contest's
+    room holds a room event back while its reply is built; return that socket."""
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        for running in list(hub._hubs.values()):
+            for member in list(running.rooms.get(str(contest_id), ())):
+                if member.held:
+                    return member
+        assert time.monotonic() < deadline, "the hub never received the event"
+        time.sleep(0.01)
 
 
 @contextlib.asynccontextmanager

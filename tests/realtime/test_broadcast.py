@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 
 import pytest
 from django.test import override_settings
+from redis.exceptions import LockError
 
+from contestsite.redis import get_redis, redis_key
 from realtime import broadcast
 from tests.realtime.conftest import run
 
@@ -90,3 +93,28 @@ def test_ephemeral_events_have_no_position():
 )
 def test_you_json(you, text):
     assert broadcast.you_json(you) == text
+
+
+def test_a_room_event_that_cannot_take_the_log_lock_at_first_is_sent_once_it_can(monkeypatch):
+    # Another process holds the contest's log lock for a while (say a slow Redis): the
+    # event is neither lost nor sent twice.
+    monkeypatch.setattr(broadcast, "LOCK_WAIT_SECONDS", 0.1)
+    contest = contest_id()
+    lock_key = redis_key("log", contest, "lock")
+    client = get_redis()
+    client.set(lock_key, "held-elsewhere", px=5000)
+    threading.Timer(0.15, client.delete, [lock_key]).start()
+
+    sent = broadcast.send_to_contest(contest, "question_change", {"n": 1})
+
+    assert sent.seq == 1
+    assert broadcast.event_log_since(contest, sent.epoch, 0) == [sent.text]
+
+
+def test_a_room_event_that_can_never_be_logged_fails_loudly(monkeypatch):
+    monkeypatch.setattr(broadcast, "LOCK_WAIT_SECONDS", 0.05)
+    contest = contest_id()
+    get_redis().set(redis_key("log", contest, "lock"), "held-elsewhere", px=5000)
+
+    with pytest.raises(LockError):
+        broadcast.send_to_contest(contest, "question_change", {"n": 1})

@@ -12,7 +12,7 @@ from contests.models import Contest, Participant
 from contests.services import participant_register, submission_create
 from realtime import broadcast
 from tests.factories import ContestFactory, contest_with_questions, open_question
-from tests.realtime.conftest import connected, run
+from tests.realtime.conftest import connected, nothing_more, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -218,27 +218,39 @@ def test_joining_another_contest_leaves_the_first(participant):
             await broadcast.asend_to_contest(first.pk, "question_change", {"n": 1})
             await broadcast.asend_to_contest(second.pk, "question_change", {"n": 2})
             event = await client.receive()
-            await client.nothing_more()
+            await nothing_more(second.pk, client)
             return event
 
     event = run(scenario)
     assert (event["data"], event["seq"]) == ({"n": 2}, 1)
 
 
-def test_a_failed_join_keeps_the_socket_in_its_contest(participant):
-    contest = ContestFactory()
+def test_a_refused_join_of_another_contest_keeps_the_socket_in_its_contest(participant):
+    contest = open_question(contest_with_questions(questions=1), index=1)
     closed = ContestFactory(requires_registration=True)
+    question = contest.ordered_questions()[0]
+    answer = {
+        "contestId": str(contest.pk),
+        "questionId": str(question.pk),
+        "answer": choice(contest, 1, "A"),
+    }
 
     async def scenario():
         async with connected(participant) as client:
             await client.join(contest.pk)
             refused = await client.request("join_contest", {"contestId": str(closed.pk)})
+            # Its contest's events still arrive, the refused one's do not.
+            await broadcast.asend_to_contest(closed.pk, "question_change", {"n": "refused"})
             await broadcast.asend_to_contest(contest.pk, "question_change", {"n": 1})
-            return refused, await client.receive()
+            event = await client.receive()
+            await nothing_more(contest.pk, client)
+            # And it may still answer in its contest.
+            return refused, event, await client.request("submit_answer", answer)
 
-    refused, event = run(scenario)
+    refused, event, result = run(scenario)
     assert refused["data"]["code"] == "NOT_REGISTERED"
     assert event["data"] == {"n": 1}
+    assert result["event"] == "submission_result"
 
 
 def test_after_the_state_every_later_room_event_arrives_once_in_order(participant):
@@ -252,7 +264,7 @@ def test_after_the_state_every_later_room_event_arrives_once_in_order(participan
                 await broadcast.asend_to_contest(contest.pk, "question_change", {"n": n})
             events = [await client.receive() for _ in range(3)]
             again = await client.join(contest.pk)
-            await client.nothing_more()
+            await nothing_more(contest.pk, client)
             return state, events, again
 
     state, events, again = run(scenario)

@@ -7,9 +7,9 @@ from django.test import override_settings
 
 from contests.services import participant_register
 from leaderboard.selectors import leaderboard_top
-from realtime import broadcast, payloads
-from tests.factories import ContestFactory, contest_with_questions
-from tests.realtime.conftest import connected, run
+from realtime import broadcast, consumers, payloads
+from tests.factories import ContestFactory, contest_with_questions, open_question
+from tests.realtime.conftest import connected, member_holding_events, nothing_more, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,7 +35,7 @@ def test_a_new_socket_gets_exactly_the_missed_events_then_live_ones(participant)
             complete = await second.receive_event("resync_complete")
             await publish(contest.pk, 6)
             live = await second.receive()
-            await second.nothing_more()
+            await nothing_more(contest.pk, second)
         return state, seen, replayed, complete, live
 
     state, seen, replayed, complete, live = run(scenario)
@@ -123,7 +123,7 @@ def test_events_gone_from_the_log_give_a_full_state_never_a_partial_replay(parti
         async with connected(participant) as second:
             data = {"contestId": str(contest.pk), "epoch": state["epoch"], "lastSeq": 1}
             reply = await second.request("resync", data)
-            await second.nothing_more()
+            await nothing_more(contest.pk, second)
             return reply
 
     reply = run(scenario)
@@ -194,3 +194,62 @@ def test_resync_names_a_bad_cursor(participant, data, field):
 
     reply = run(scenario)
     assert (reply["data"]["code"], reply["data"]["field"]) == ("INVALID_PAYLOAD", field)
+
+
+@pytest.mark.parametrize("event", ["resync", "join_contest"])
+def test_a_failed_resync_of_the_joined_contest_keeps_the_socket_in_it(
+    participant, monkeypatch, event
+):
+    contest = open_question(contest_with_questions(questions=1), index=1)
+    question = contest.ordered_questions()[0]
+    answer = {
+        "contestId": str(contest.pk),
+        "questionId": str(question.pk),
+        "answer": str(question.choices.get(text="A").id),
+    }
+
+    def fails_while_an_event_arrives(**kwargs):
+        broadcast.send_to_contest(contest.pk, "question_change", {"n": "during"})
+        member_holding_events(contest.pk)
+        raise ConnectionError("the database went away")
+
+    async def scenario():
+        async with connected(participant) as client:
+            await client.join(contest.pk)
+            with monkeypatch.context() as patch:
+                patch.setattr(consumers, "contest_state", fails_while_an_event_arrives)
+                await client.send(event, {"contestId": str(contest.pk)}, requestId="r")
+                # The event held while the reply was built is not lost.
+                held = await client.receive()
+                failed = await client.receive()
+            await nothing_more(contest.pk, client)
+            return failed, held, await client.request("submit_answer", answer)
+
+    failed, held, result = run(scenario)
+    assert (failed["event"], failed["data"]["code"]) == ("error", "INTERNAL_ERROR")
+    assert held["data"] == {"n": "during"}
+    assert result["event"] == "submission_result"
+
+
+def test_a_resync_of_the_joined_contest_does_not_join_it_again(participant, monkeypatch):
+    contest = ContestFactory()
+    join, joined = consumers.contest_join, []
+
+    def counted_join(**kwargs):
+        joined.append(kwargs["contest_id"])
+        return join(**kwargs)
+
+    monkeypatch.setattr(consumers, "contest_join", counted_join)
+
+    async def scenario():
+        async with connected(participant) as client:
+            state = await client.join(contest.pk)
+            cursor = {"contestId": str(contest.pk), "epoch": state["epoch"], "lastSeq": 0}
+            return [
+                await client.request("resync", cursor),
+                await client.request("resync", {"contestId": str(contest.pk)}),
+            ]
+
+    replies = run(scenario)
+    assert [r["event"] for r in replies] == ["resync_complete", "contest_state"]
+    assert joined == [str(contest.pk)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import threading
 import time
 
 import pytest
@@ -15,10 +16,10 @@ from contests.models import Contest
 from contests.services import participant_register, submission_create
 from contestsite.redis import get_redis, redis_key
 from leaderboard.selectors import leaderboard_ranks, leaderboard_top
-from realtime import broadcast, consumers, hub, payloads
+from realtime import broadcast, consumers, db, hub, payloads
 from realtime.db import run_in_db_thread
 from tests.factories import ContestFactory, UserFactory, contest_with_questions, open_question
-from tests.realtime.conftest import connected, run
+from tests.realtime.conftest import TIMEOUT, connected, member_holding_events, nothing_more, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,8 +58,8 @@ def test_every_socket_of_the_room_gets_each_event_once_and_no_one_else(participa
             await elsewhere.join(other.pk)
             await publish(contest.pk, 1)
             events = [await client.receive() for client in (one, two, three)]
-            for client in (one, two, three, elsewhere):
-                await client.nothing_more()
+            await nothing_more(contest.pk, one, two, three)
+            await nothing_more(other.pk, elsewhere)
             return events
 
     events = run(scenario)
@@ -139,14 +140,7 @@ def test_events_that_arrive_while_the_state_is_built_follow_it(participant, monk
 
     def state_built_while_an_event_arrives(**kwargs):
         broadcast.send_to_contest(contest.pk, "question_change", {"n": "during"})
-        deadline = time.monotonic() + 10
-        while not any(
-            member.held
-            for running in list(hub._hubs.values())
-            for member in running.rooms.get(str(contest.pk), ())
-        ):
-            assert time.monotonic() < deadline, "the hub never received the event"
-            time.sleep(0.01)
+        member_holding_events(contest.pk)
         return build(**kwargs)
 
     monkeypatch.setattr(consumers, "contest_state", state_built_while_an_event_arrives)
@@ -160,6 +154,39 @@ def test_events_that_arrive_while_the_state_is_built_follow_it(participant, monk
     assert (event["seq"], event["data"]) == (state["seq"] + 1, {"n": "during"})
 
 
+def test_a_held_event_that_cannot_be_sent_does_not_leave_the_socket_holding(
+    participant, monkeypatch
+):
+    contest = ContestFactory()
+    build = consumers.contest_state
+
+    def state_built_while_an_event_arrives(**kwargs):
+        broadcast.send_to_contest(contest.pk, "question_change", {"n": "during"})
+        member = member_holding_events(contest.pk)
+        send = member.base_send
+
+        async def fails_on_the_held_event(message):
+            if '"during"' in message.get("text", ""):
+                raise ConnectionError("the socket broke")
+            await send(message)
+
+        member.base_send = fails_on_the_held_event
+        return build(**kwargs)
+
+    monkeypatch.setattr(consumers, "contest_state", state_built_while_an_event_arrives)
+
+    async def scenario():
+        async with connected(participant) as client:
+            await client.send("join_contest", {"contestId": str(contest.pk)})
+            replies = [await client.receive() for _ in range(2)]
+            await publish(contest.pk, 1)
+            return replies, await client.receive()
+
+    (state, error), event = run(scenario)
+    assert (state["event"], error["data"]["code"]) == ("contest_state", "INTERNAL_ERROR")
+    assert event["data"] == {"n": 1}
+
+
 def test_a_lost_event_is_replayed_before_the_next_one(participant):
     contest = ContestFactory()
 
@@ -170,7 +197,7 @@ def test_a_lost_event_is_replayed_before_the_next_one(participant):
             await publish_lost(contest.pk, 2, 3)
             await publish(contest.pk, 4)
             events = [await client.receive() for _ in range(4)]
-            await client.nothing_more()
+            await nothing_more(contest.pk, client)
             return events
 
     events = run(scenario)
@@ -276,3 +303,173 @@ def test_the_hub_recovers_when_redis_drops_its_pubsub_connection(participant):
 
     events = run(scenario)
     assert [(e["seq"], e["data"]["n"]) for e in events] == [(2, 2), (3, 3)]
+
+
+@pytest.mark.parametrize("failing", ["group_add", "aevent_log_position"])
+def test_a_room_whose_first_join_failed_is_built_whole_by_the_next(
+    participant, outsider, monkeypatch, failing
+):
+    contest = ContestFactory()
+
+    async def scenario():
+        running = hub.get_hub()
+        target = running.layer._get_layer() if failing == "group_add" else broadcast
+        real, calls = getattr(target, failing), []
+
+        async def fails_the_first_time(*args):
+            calls.append(args)
+            if len(calls) > 1:
+                return await real(*args)
+            if failing == "aevent_log_position":
+                # Already subscribed: an event reaches the joining socket, which holds it.
+                await publish(contest.pk, 0)
+                while not any(m.held for m in running.rooms[str(contest.pk)]):
+                    await asyncio.sleep(0.01)
+            raise ConnectionError("Redis went away")
+
+        monkeypatch.setattr(target, failing, fails_the_first_time)
+        async with connected(participant) as first, connected(outsider) as second:
+            await first.send("join_contest", {"contestId": str(contest.pk)}, requestId="j")
+            failed = await first.receive()
+            after_failure = (str(contest.pk) in running.rooms, subscribers(contest.pk))
+            # The failed socket gets no room event of the contest it could not join.
+            await first.send("ping")
+            assert (await first.receive())["event"] == "pong"
+            await second.join(contest.pk)
+            # Delivered, and a lost event is noticed and replayed.
+            await publish(contest.pk, 1)
+            await publish_lost(contest.pk, 2)
+            await publish(contest.pk, 3)
+            events = [await second.receive() for _ in range(3)]
+            await nothing_more(contest.pk, second)
+            return failed, after_failure, events, len(running.rooms[str(contest.pk)])
+
+    failed, after_failure, events, members = run(scenario)
+    assert (failed["event"], failed["data"]["code"]) == ("error", "INTERNAL_ERROR")
+    assert after_failure == (False, 0)
+    assert [e["data"]["n"] for e in events] == [1, 2, 3]
+    assert members == 1
+
+
+def subscribers(contest_id) -> int:
+    """How many connections listen to the contest's group in Redis."""
+    shard = hub.get_hub().layer._get_layer()._shards[0]
+    group = shard.channel_layer._get_group_channel_name(broadcast.group_name(contest_id))
+    return get_redis().pubsub_numsub(group)[0][1]
+
+
+@pytest.mark.parametrize("reply", ["contest_state", "resync_complete"])
+def test_a_socket_that_joins_while_the_hub_is_behind_gets_no_event_its_reply_covers(
+    participant, outsider, reply
+):
+    contest = ContestFactory()
+
+    async def scenario():
+        async with connected(participant) as first, connected(outsider) as second:
+            state = await first.join(contest.pk)
+            # The hub has not heard of 1 and 2 yet: it replays them when 3 arrives.
+            await publish_lost(contest.pk, 1, 2)
+            if reply == "contest_state":
+                covered = (await second.join(contest.pk))["seq"]
+            else:
+                data = {"contestId": str(contest.pk), "epoch": state["epoch"], "lastSeq": 0}
+                await second.send("resync", data)
+                replayed = [(await second.receive())["seq"] for _ in range(2)]
+                assert replayed == [1, 2]
+                covered = (await second.receive_event("resync_complete"))["data"]["seq"]
+            await publish(contest.pk, 3)
+            seen_by_first = [(await first.receive())["seq"] for _ in range(3)]
+            next_of_second = (await second.receive())["seq"]
+            await nothing_more(contest.pk, first, second)
+            return covered, seen_by_first, next_of_second
+
+    covered, seen_by_first, next_of_second = run(scenario)
+    assert covered == 2
+    assert seen_by_first == [1, 2, 3]
+    assert next_of_second == 3
+
+
+def test_leaderboard_updates_do_not_wait_for_a_database_thread():
+    """Submissions can keep every database thread busy: the hub reads live ranks from
+    Redis alone."""
+    contest, users = scored_contest()
+    board = leaderboard_top(contest_id=contest.pk, limit=10)
+    data = payloads.leaderboard_update_payload(
+        contest.pk, top=board["top"], total_participants=board["totalParticipants"]
+    )
+    ids = [str(contest.participants.get(user=user).pk) for user in users[:2]]
+    expected = leaderboard_ranks(contest_id=contest.pk, participant_ids=ids)
+
+    async def scenario():
+        async with connected(users[0]) as one, connected(users[1]) as two:
+            for client in (one, two):
+                await client.join(contest.pk)
+            gate = threading.Event()
+            busy = [
+                asyncio.ensure_future(run_in_db_thread(gate.wait)(2 * TIMEOUT))
+                for _ in range(db.MAX_THREADS)
+            ]
+            try:
+                await broadcast.asend_to_contest(contest.pk, "leaderboard_update", data)
+                events = [await c.receive_event("leaderboard_update") for c in (one, two)]
+            finally:
+                gate.set()
+                await asyncio.gather(*busy)
+            return events
+
+    events = run(scenario)
+    assert [e["data"]["you"] for e in events] == [expected[pid] for pid in ids]
+
+
+LIVE_SET_KEYS = ("ranking", "member", "version", "name", "built")
+
+
+def test_without_the_live_set_leaderboard_updates_get_ranks_from_the_database():
+    contest, users = scored_contest()
+    ids = [str(contest.participants.get(user=user).pk) for user in users]
+    expected = leaderboard_ranks(contest_id=contest.pk, participant_ids=ids)
+    data = payloads.leaderboard_update_payload(contest.pk, top=[], total_participants=3)
+
+    async def scenario():
+        async with connected(users[0]) as one, connected(users[1]) as two:
+            for client in (one, two):
+                await client.join(contest.pk)
+            # Redis lost the sorted set: the live ranks cannot answer.
+            get_redis().delete(*(redis_key("lb", contest.pk, k) for k in LIVE_SET_KEYS))
+            await broadcast.asend_to_contest(contest.pk, "leaderboard_update", data)
+            return [await c.receive_event("leaderboard_update") for c in (one, two)]
+
+    events = run(scenario)
+    assert [e["data"]["you"] for e in events] == [expected[pid] for pid in ids[:2]]
+
+
+def test_a_slow_first_join_of_one_contest_does_not_delay_joins_of_another(
+    participant, outsider, monkeypatch
+):
+    slow, other = ContestFactory(), ContestFactory()
+    position = broadcast.aevent_log_position
+
+    async def scenario():
+        running = hub.get_hub()
+        gate, stuck = asyncio.Event(), asyncio.Event()
+
+        async def slow_position(contest_id):
+            if str(contest_id) == str(slow.pk) and not gate.is_set():
+                stuck.set()
+                await gate.wait()
+            return await position(contest_id)
+
+        monkeypatch.setattr(broadcast, "aevent_log_position", slow_position)
+        async with connected(participant) as first, connected(outsider) as second:
+            await first.send("join_contest", {"contestId": str(slow.pk)}, requestId="slow")
+            await asyncio.wait_for(stuck.wait(), TIMEOUT)
+            try:
+                state = await second.join(other.pk)
+            finally:
+                gate.set()
+            slow_state = await first.receive_event("contest_state")
+        return state, slow_state, running._locks
+
+    state, slow_state, locks = run(scenario)
+    assert (state["contestId"], slow_state["data"]["contestId"]) == (str(other.pk), str(slow.pk))
+    assert locks == {}

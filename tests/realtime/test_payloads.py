@@ -74,4 +74,5 @@ def test_personalised_payloads_end_with_the_placeholder_the_hub_fills():
     ):
         text = broadcast.envelope(event, data)
         assert text.split(',"timestamp"')[0].endswith(broadcast.YOU_PLACEHOLDER + "}")
-        assert broadcast.personalization_of(text) == broadcast.PERSONALIZE_LEADERBOARD
+        assert broadcast.is_personalized(text)
+    assert not broadcast.is_personalized(broadcast.envelope("question_change", {}))

@@ -1,5 +1,6 @@
 """manage.py seed_demo: demo accounts and a demo contest, idempotently (`make run` runs it
-on every start). Existing demo data is left as it is; --reset replaces the demo contest."""
+on every start). Existing demo data is left as it is; --reset replaces the demo contest
+(cancelling it first if it is not over, so its players are told)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from django.db import transaction
 from accounts.models import User
 from contests.management.commands.import_contest import import_document, read_document
 from contests.models import Contest
+from contests.services import contest_cancel
 
 DEMO_CONTEST_FILE = Path(settings.BASE_DIR) / "docs" / "examples" / "demo-contest.json"
 ORGANIZER = ("organizer", "Organizer")
@@ -40,7 +42,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--reset",
             action="store_true",
-            help="Replace the demo contest with a fresh upcoming one (e.g. after playing it).",
+            help="Replace the demo contest with a fresh upcoming one (e.g. after playing it); "
+            "one that is not over is cancelled first.",
         )
 
     @transaction.atomic
@@ -52,6 +55,10 @@ class Command(BaseCommand):
         document = read_document(str(DEMO_CONTEST_FILE))
         demo = Contest.objects.filter(created_by=organizer, title=document["title"])
         if reset:
+            # Players of a running (or waiting) demo get contest_end "cancelled" rather
+            # than a contest that vanishes under them.
+            for playing in demo.filter(status__in=[Contest.Status.UPCOMING, Contest.Status.ACTIVE]):
+                contest_cancel(contest_id=playing.pk)
             demo.delete()
         contest = demo.first() or import_document(document, created_by=organizer)
 
