@@ -9,13 +9,13 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import AllowAny, IsAdminUser
+from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from contests.api import ErrorSerializer
+from contests.api import ErrorSerializer, HasModelPermission
 from contests.clock import iso
 from contests.errors import ContestNotFound
 from contests.models import Contest
@@ -120,7 +120,9 @@ def _cell(value: object) -> object:
 
 
 class StandingsCsvView(APIView):
-    permission_classes = [IsAdminUser]
+    def get_permissions(self) -> list:
+        # The organizers who may see contests in the admin (where standings are shown).
+        return [HasModelPermission("contests.view_contest")]
 
     def perform_content_negotiation(
         self, request: Request, force: bool = False

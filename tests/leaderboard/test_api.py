@@ -9,6 +9,8 @@ import pytest
 from contests.models import Contest
 from contests.services import participant_register
 from leaderboard.services import final_standings_write
+from tests.conftest import client_for
+from tests.factories import staff_user
 from tests.leaderboard.conftest import active_contest, answer, at, join
 
 pytestmark = pytest.mark.django_db
@@ -206,3 +208,12 @@ def test_the_csv_is_for_staff_only(contest, participant_client):
 
     assert response.status_code == 403
     assert response.json()["code"] == "PERMISSION_DENIED"
+
+
+def test_the_csv_needs_the_permission_to_view_contests(contest, api_client):
+    complete(contest)
+    without = client_for(staff_user())
+    with_it = client_for(staff_user("contests.view_contest"))
+
+    assert without.get(csv_url(contest.pk)).status_code == 403
+    assert with_it.get(csv_url(contest.pk)).status_code == 200
