@@ -1,0 +1,58 @@
+"""The settings fail loudly, in one line naming the variable, on what they cannot use."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def manage_check(**env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG")}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_it_refuses_to_run_without_a_secret_key_when_debug_is_off():
+    result = manage_check()
+
+    assert result.returncode != 0
+    assert result.stderr.strip() == (
+        "Configuration error: SECRET_KEY is required when DEBUG is off "
+        "(set SECRET_KEY, or DEBUG=true for local development)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("TIMER_INTERVAL_SECONDS", "abc", "TIMER_INTERVAL_SECONDS must be a number, got 'abc'"),
+        ("LEADERBOARD_TOP_N", "0", "LEADERBOARD_TOP_N must be >= 1, got 0"),
+        ("DEBUG", "maybe", "DEBUG must be one of true/false/1/0/yes/no/on/off"),
+        ("LOG_LEVEL", "loud", "LOG_LEVEL must be one of DEBUG, INFO, WARNING"),
+        ("DATABASE_URL", "mysql://x/y", "DATABASE_URL must be a postgres:// or sqlite:/// URL"),
+    ],
+)
+def test_it_names_the_variable_it_cannot_parse(variable, value, message):
+    result = manage_check(**{"SECRET_KEY": "x" * 40, variable: value})
+
+    assert result.returncode != 0
+    assert result.stderr.startswith(f"Configuration error: {message}")
+    assert "Traceback" not in result.stderr
+
+
+def test_it_runs_with_debug_and_no_secret_key():
+    result = manage_check(DEBUG="true", DATABASE_URL="sqlite:////tmp/settings-check.sqlite3")
+
+    assert result.returncode == 0, result.stderr
