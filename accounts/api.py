@@ -14,7 +14,7 @@ from rest_framework_simplejwt.views import TokenRefreshView as BaseTokenRefreshV
 
 from accounts.models import User
 from accounts.services import user_register
-from contests.api import ErrorSerializer
+from core.api import ErrorSerializer
 
 
 class UserRegisterInputSerializer(serializers.Serializer):

@@ -42,7 +42,7 @@ from django.utils import timezone  # noqa: E402
 
 from accounts.models import User  # noqa: E402
 from contests.models import Contest, Participant, Question, Submission  # noqa: E402
-from contestsite.redis import get_redis  # noqa: E402
+from core.redis import get_redis  # noqa: E402
 from leaderboard import live, selectors, services  # noqa: E402
 
 QUESTIONS = 10

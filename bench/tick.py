@@ -32,9 +32,9 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 
 from accounts.models import User  # noqa: E402
-from contests.clock import db_now  # noqa: E402
 from contests.models import Choice, Contest, Question  # noqa: E402
 from contests.services import contest_start, contest_tick  # noqa: E402
+from core.time import db_now  # noqa: E402
 
 QUESTIONS = 3
 TIME_LIMIT = 600

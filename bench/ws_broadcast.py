@@ -86,7 +86,7 @@ def bench(n: int, events: int, clients: int, event: str) -> None:
     from accounts.models import User
     from contests.models import Contest
     from leaderboard.selectors import leaderboard_top
-    from realtime import broadcast, payloads
+    from realtime.outbound import broadcast, payloads
 
     run = datetime.now().strftime("%H%M%S")
     contest = Contest.objects.create(

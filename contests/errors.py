@@ -1,17 +1,13 @@
-"""Domain errors. Each carries the protocol's error code (docs/PROTOCOL.md), so the
-WebSocket consumer and the REST API translate them without knowing the rules."""
+"""Errors of the contest domain, each with its protocol code and HTTP status
+(core.errors.DomainError)."""
 
 from __future__ import annotations
 
+from core.errors import DomainError
 
-class ContestError(Exception):
-    code = "INTERNAL_ERROR"
-    http_status = 400
-    default_message = "The request could not be completed."
 
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or self.default_message)
-        self.message = message or self.default_message
+class ContestError(DomainError):
+    """A refusal by the contest domain's rules."""
 
 
 class ContestNotFound(ContestError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -10,16 +9,22 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, connection
-from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery, Value, Window
+from django.db.models import (
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    Window,
+)
 from django.db.models.functions import Coalesce, RowNumber
 
 from accounts.models import User
 from contests.errors import ContestNotFound
-from contests.models import Choice, Contest, Participant, Question
-from contestsite.redis import get_redis
-
-logger = logging.getLogger(__name__)
+from contests.models import Choice, Contest, Participant, Question, Submission
 
 
 def _count_per_contest(queryset: QuerySet) -> Coalesce:
@@ -97,6 +102,20 @@ def started_contest_questions(*, contest_id: object) -> dict[str, PlayedQuestion
         while len(_played) > _PLAYED_CACHE_SIZE:
             _played.popitem(last=False)
     return played
+
+
+@dataclass(frozen=True)
+class QuestionStats:
+    answered: int
+    correct: int
+
+
+def question_stats(*, question_id: object) -> QuestionStats:
+    """Accepted answers of a question, and how many were correct (question_change)."""
+    stats = Submission.objects.filter(question_id=question_id).aggregate(
+        answered=Count("id"), correct=Count("id", filter=Q(is_correct=True))
+    )
+    return QuestionStats(answered=stats["answered"], correct=stats["correct"])
 
 
 @dataclass(frozen=True)
@@ -185,26 +204,3 @@ def contest_export(*, contest_id: object) -> dict[str, Any]:
         "max_participants": contest.max_participants,
         "questions": [_question_export(q) for q in contest_questions(contest_id=contest.pk)],
     }
-
-
-# --- Health ------------------------------------------------------------------------------
-
-
-def system_health() -> dict[str, str]:
-    """ "ok" or "error" for the database and Redis; Redis is "disabled" without REDIS_URL."""
-    health = {"database": "ok", "redis": "disabled"}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except DatabaseError:
-        logger.exception("Health check: the database is not reachable")
-        health["database"] = "error"
-    client = get_redis()
-    if client is not None:
-        try:
-            client.ping()
-            health["redis"] = "ok"
-        except Exception:  # redis-py raises ConnectionError, TimeoutError, OSError subclasses
-            logger.exception("Health check: Redis is not reachable")
-            health["redis"] = "error"
-    return health

@@ -1,24 +1,22 @@
 from django.urls import path
 
-from contests import api
+from contests.api import views
+from contests.controls import CONTROLS
 
 urlpatterns = [
-    path("contests/", api.ContestListView.as_view(), name="contest-list"),
-    path("contests/<str:contest_id>/", api.ContestDetailView.as_view(), name="contest-detail"),
+    path("contests/", views.ContestListView.as_view(), name="contest-list"),
+    path("contests/<str:contest_id>/", views.ContestDetailView.as_view(), name="contest-detail"),
     path(
         "contests/<str:contest_id>/register/",
-        api.ContestRegisterView.as_view(),
+        views.ContestRegisterView.as_view(),
         name="contest-register",
     ),
-    path("contests/<str:contest_id>/start/", api.ContestStartView.as_view(), name="contest-start"),
-    path("contests/<str:contest_id>/end/", api.ContestEndView.as_view(), name="contest-end"),
-    path(
-        "contests/<str:contest_id>/cancel/", api.ContestCancelView.as_view(), name="contest-cancel"
+    *(
+        path(
+            f"contests/<str:contest_id>/{name}/",
+            views.organizer_control_view(control).as_view(),
+            name=f"contest-{name}",
+        )
+        for name, control in CONTROLS.items()
     ),
-    path("contests/<str:contest_id>/pause/", api.ContestPauseView.as_view(), name="contest-pause"),
-    path(
-        "contests/<str:contest_id>/resume/", api.ContestResumeView.as_view(), name="contest-resume"
-    ),
-    path("contests/<str:contest_id>/skip/", api.ContestSkipView.as_view(), name="contest-skip"),
-    path("health/", api.HealthView.as_view(), name="health"),
 ]

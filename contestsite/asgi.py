@@ -10,11 +10,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contestsite.settings")
 # Django must be set up before the consumers (and their model imports) load.
 django_asgi_app = get_asgi_application()
 
-from contests.embedded import clock_install  # noqa: E402
+from core.periodic import periodic_install  # noqa: E402
 from realtime.routing import build_application  # noqa: E402
 
-# Without REDIS_URL the contest clock runs inside this server (contests/embedded.py).
-application = clock_install(build_application(django_asgi_app))
+# Without REDIS_URL the periodic tasks (the contest clock) run inside this server.
+application = periodic_install(build_application(django_asgi_app))
 
 # A server process allocates a little for every message it delivers to thousands of
 # sockets. With CPython's default thresholds that triggers frequent collections, the full

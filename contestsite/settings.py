@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "core",
     "accounts",
     "contests",
     "leaderboard",
@@ -207,20 +208,30 @@ LEADERBOARD_TOP_N = env_int("LEADERBOARD_TOP_N", 10, minimum=1, maximum=100)
 SUBMISSION_GRACE_MS = env_int("SUBMISSION_GRACE_MS", 500, minimum=0, maximum=10_000)
 EVENT_LOG_SIZE = env_int("EVENT_LOG_SIZE", 2000, minimum=1000)
 
-CELERY_BEAT_SCHEDULE = {
+# The periodic tasks, in the order they run: Celery beat queues them with REDIS_URL; the
+# embedded default runs them inside the server (core.periodic). `expires`: ticks stuck in
+# a backlog are dropped after a few intervals (a late one is harmless: transitions happen
+# once). Not one interval: beat stamps the expiry with its own clock and the worker
+# compares it with another machine's.
+PERIODIC_TASKS = {
     "contest-tick": {
         "task": "contests.tasks.contest_tick",
-        "schedule": TIMER_INTERVAL_SECONDS,
-        # Ticks stuck in a backlog are dropped after a few intervals (a late one is
-        # harmless: transitions happen once). Not one interval: beat stamps the expiry
-        # with its own clock and the worker compares it with another machine's.
-        "options": {"expires": max(5.0, 5 * TIMER_INTERVAL_SECONDS)},
+        "every": TIMER_INTERVAL_SECONDS,
+        "expires": max(5.0, 5 * TIMER_INTERVAL_SECONDS),
     },
     "leaderboard-flush": {
         "task": "leaderboard.tasks.leaderboard_flush",
-        "schedule": LEADERBOARD_INTERVAL_SECONDS,
-        "options": {"expires": max(5.0, LEADERBOARD_INTERVAL_SECONDS)},
+        "every": LEADERBOARD_INTERVAL_SECONDS,
+        "expires": max(5.0, LEADERBOARD_INTERVAL_SECONDS),
     },
+}
+CELERY_BEAT_SCHEDULE = {
+    name: {
+        "task": entry["task"],
+        "schedule": entry["every"],
+        "options": {"expires": entry["expires"]},
+    }
+    for name, entry in PERIODIC_TASKS.items()
 }
 
 # --- WebSocket ------------------------------------------------------------------------
@@ -256,7 +267,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "contests.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
 }
 
 SIMPLE_JWT = {

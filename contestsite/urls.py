@@ -2,13 +2,14 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from contests.api import api_not_found
+from core.api import api_not_found
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/auth/", include("accounts.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/", include("core.urls")),
     path("api/", include("contests.urls")),
     path("api/", include("leaderboard.urls")),
     # Last: any other path under /api/ gets a JSON 404, not an HTML page.

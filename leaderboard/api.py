@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import uuid
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -15,10 +14,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from contests.api import ErrorSerializer, HasModelPermission
-from contests.clock import iso
 from contests.errors import ContestNotFound
 from contests.models import Contest
+from core.api import ErrorSerializer, HasModelPermission, path_uuid
+from core.time import iso
 from leaderboard import selectors
 
 DEFAULT_LIMIT = 10
@@ -39,13 +38,6 @@ CONTEST_ID_PARAMETER = OpenApiParameter(
 )
 # A cell starting with one of these is a formula to spreadsheet programs (CSV injection).
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _contest_uuid(raw: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise ContestNotFound() from None
 
 
 class LeaderboardQuerySerializer(serializers.Serializer):
@@ -106,7 +98,7 @@ class LeaderboardView(APIView):
         query = LeaderboardQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         board = selectors.leaderboard_for_user(
-            contest_id=_contest_uuid(contest_id),
+            contest_id=path_uuid(contest_id, ContestNotFound),
             limit=query.validated_data["limit"],
             user=request.user if request.user.is_authenticated else None,
         )
@@ -149,7 +141,7 @@ class StandingsCsvView(APIView):
         },
     )
     def get(self, request: Request, contest_id: str) -> HttpResponse:
-        pk = _contest_uuid(contest_id)
+        pk = path_uuid(contest_id, ContestNotFound)
         standings = selectors.final_standings(contest_id=pk)
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="standings-{pk}.csv"'

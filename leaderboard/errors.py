@@ -1,11 +1,11 @@
-"""Errors of the leaderboard's REST endpoints (rendered like every other ContestError)."""
+"""Errors of the leaderboard (core.errors.DomainError: rendered like every other)."""
 
 from __future__ import annotations
 
-from contests.errors import ContestError
+from core.errors import DomainError
 
 
-class StandingsNotFinal(ContestError):
+class StandingsNotFinal(DomainError):
     code = "CONTEST_NOT_COMPLETED"
     http_status = 409
     default_message = "Final standings exist once the contest has completed."

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import redis
 
-from contestsite.redis import redis_key
+from core.redis import redis_key
 from leaderboard import ranking
 
 # Refreshed by every write; a contest idle for this long is rebuilt on its next read.

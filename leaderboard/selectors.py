@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+import redis
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
 from contests.errors import ContestNotFound
 from contests.models import Contest, Participant
-from contestsite.redis import get_redis
+from core.redis import get_redis
 from leaderboard import live, ranking
 from leaderboard.errors import StandingsNotFinal
 from leaderboard.models import FinalStanding
@@ -91,13 +92,22 @@ def _status(contest_id: object) -> str:
     return status
 
 
-def _read_live(contest_id: str, read: Callable[[], T]) -> T:
+def live_rebuild(client: redis.Redis, contest_id: str, *, if_missing: bool) -> None:
+    """Merge every participant's totals from the database into the live set."""
+    live.rebuild(
+        client,
+        contest_id,
+        lambda: totals_from_database(contest_id=contest_id),
+        if_missing=if_missing,
+    )
+
+
+def _read_live(client: redis.Redis, contest_id: str, read: Callable[[], T]) -> T:
+    """A read of the live set; a set Redis lost is rebuilt from the database first."""
     try:
         return read()
     except live.NotBuilt:
-        from leaderboard.services import leaderboard_rebuild
-
-        leaderboard_rebuild(contest_id=contest_id, if_missing=True)
+        live_rebuild(client, contest_id, if_missing=True)
         return read()
 
 
@@ -117,7 +127,7 @@ def live_top(*, contest_id: object, limit: int) -> Board:
         ]
         return {"top": top, "totalParticipants": len(standings)}
     cid = str(contest_id)
-    entries, total = _read_live(cid, lambda: live.top(client, cid, limit))
+    entries, total = _read_live(client, cid, lambda: live.top(client, cid, limit))
     top = [
         _entry(rank=e.rank, user_id=e.user_id, display_name=e.display_name, score=e.score)
         for e in entries
@@ -175,7 +185,7 @@ def _ranks(contest_id: object, status: str, participant_ids: list[str]) -> Ranks
             if s.totals.participant_id in wanted
         }
     cid = str(contest_id)
-    return _read_live(cid, lambda: live.ranks(client, cid, participant_ids))
+    return _read_live(client, cid, lambda: live.ranks(client, cid, participant_ids))
 
 
 def leaderboard_ranks(*, contest_id: object, participant_ids: Iterable[object]) -> Ranks:
@@ -231,3 +241,19 @@ def final_standings(*, contest_id: object) -> list[FinalStanding]:
         .select_related("participant__user")
         .order_by("rank")
     )
+
+
+class _LeaderboardSource:
+    """What realtime.outbound.personalize reads: see its LeaderboardSource."""
+
+    def top(self, *, contest_id: object, limit: int) -> Board:
+        return leaderboard_top(contest_id=contest_id, limit=limit)
+
+    def ranks(self, *, contest_id: object, participant_ids: Iterable[object]) -> Ranks:
+        return leaderboard_ranks(contest_id=contest_id, participant_ids=participant_ids)
+
+    def live_ranks(self, *, contest_id: object, participant_ids: Iterable[object]) -> Ranks | None:
+        return leaderboard_live_ranks(contest_id=contest_id, participant_ids=participant_ids)
+
+
+LEADERBOARD_SOURCE = _LeaderboardSource()

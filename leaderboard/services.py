@@ -14,13 +14,14 @@ import threading
 
 import redis
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
+from contests.locks import contest_share_if_active
 from contests.models import Contest
-from contestsite.redis import get_redis
+from core.redis import get_redis
 from leaderboard import live, ranking, selectors
 from leaderboard.models import FinalStanding
-from realtime import broadcast, payloads
+from realtime.outbound import emit
 
 logger = logging.getLogger(__name__)
 
@@ -80,42 +81,16 @@ def leaderboard_rebuild(*, contest_id: object, if_missing: bool = False) -> None
     client = get_redis()
     if client is None:
         return
-    cid = str(contest_id)
-    live.rebuild(
-        client,
-        cid,
-        lambda: selectors.totals_from_database(contest_id=cid),
-        if_missing=if_missing,
-    )
-
-
-def _still_active(contest_id: str) -> bool:
-    """True if the contest is still running, holding its row FOR SHARE until the end of
-    the transaction: completing the contest locks the row for update, so it waits for a
-    flush that is sending, and a flush that comes later finds it completed. No
-    leaderboard_update can follow contest_end."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT 1 FROM contests_contest WHERE id = %s AND status = %s FOR SHARE",
-                [contest_id, Contest.Status.ACTIVE],
-            )
-            return cursor.fetchone() is not None
-    return Contest.objects.filter(pk=contest_id, status=Contest.Status.ACTIVE).exists()
+    selectors.live_rebuild(client, str(contest_id), if_missing=if_missing)
 
 
 def _broadcast(contest_id: str) -> None:
     with transaction.atomic():
-        if not _still_active(contest_id):
+        # Held FOR SHARE while sending: no leaderboard_update can follow contest_end.
+        if not contest_share_if_active(contest_id):
             return
         board = selectors.live_top(contest_id=contest_id, limit=settings.LEADERBOARD_TOP_N)
-        broadcast.send_to_contest(
-            contest_id,
-            "leaderboard_update",
-            payloads.leaderboard_update_payload(
-                contest_id, top=board["top"], total_participants=board["totalParticipants"]
-            ),
-        )
+        emit.leaderboard_update(contest_id, board=board)
 
 
 def _active_contest_ids() -> list[str]:

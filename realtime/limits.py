@@ -13,12 +13,13 @@ import asyncio
 import logging
 import time
 import uuid
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from contestsite.redis import get_async_redis, redis_key
+from core.redis import get_async_redis, redis_key
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def _slot_key(user_id: object) -> str:
 
 
 class ConnectionSlots:
-    """The open sockets of each user; one instance per event loop (see `slots()`)."""
+    """The open sockets of each user; one instance per event loop (`connection_slots()`)."""
 
     def __init__(self) -> None:
         self.local: dict[str, set[str]] = defaultdict(set)
@@ -153,3 +154,17 @@ class ConnectionSlots:
                 argv.append(len(connection_ids))
                 argv.extend(connection_ids)
             await client.eval(_REFRESH_LUA, len(chunk), *[_slot_key(u) for u, _ in chunk], *argv)
+
+
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ConnectionSlots] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def connection_slots() -> ConnectionSlots:
+    """This process's connection slots (one per event loop: the server runs one)."""
+    loop = asyncio.get_running_loop()
+    slots = _slots.get(loop)
+    if slots is None:
+        slots = _slots[loop] = ConnectionSlots()
+    return slots

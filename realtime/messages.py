@@ -99,6 +99,18 @@ def parse(text: str) -> ClientMessage:
     return ClientMessage(event=event, data=data, request_id=request_id)
 
 
+def identify(text: str | None) -> tuple[str | None, str | None]:
+    """(requestId, event) of a message as far as they can be read: for the reply to a
+    message that is refused before it is handled (rate limited)."""
+    if text is None:
+        return None, None
+    try:
+        request = parse(text)
+    except ProtocolError as error:
+        return error.request_id, None
+    return request.request_id, request.event
+
+
 # --- Fields of `data` --------------------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ from tests.factories import UserFactory
 @pytest.fixture(autouse=True)
 def _clean_redis():
     """Each test starts with an empty Redis database (the tests' own, REDIS_URL's db)."""
-    from contestsite.redis import get_redis
+    from core.redis import get_redis
 
     client = get_redis()
     if client is not None:
@@ -58,7 +58,7 @@ class Broadcasts(list):
 def broadcasts(monkeypatch) -> Broadcasts:
     """Records every push through realtime.broadcast; the pushes still go out (to the
     tests' Redis event log and channel layer)."""
-    from realtime import broadcast
+    from realtime.outbound import broadcast
 
     sent = Broadcasts()
     send_to_contest, send_ephemeral = broadcast.send_to_contest, broadcast.send_ephemeral

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from contests.clock import iso
 from contests.errors import InvalidTransition
 from contests.models import Contest
 from contests.services import (
@@ -19,7 +18,8 @@ from contests.services import (
     participant_register,
     question_skip,
 )
-from contestsite.redis import get_redis, redis_key
+from core.redis import get_redis, redis_key
+from core.time import iso
 from leaderboard.models import FinalStanding
 from leaderboard.selectors import leaderboard_ranks, leaderboard_top
 from tests.factories import UserFactory, contest_with_questions

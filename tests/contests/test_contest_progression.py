@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from django.db import connection, transaction
 
-from contests.clock import iso
 from contests.models import Contest
 from contests.services import (
     contest_start,
@@ -17,6 +16,7 @@ from contests.services import (
     question_skip,
     submission_create,
 )
+from core.time import iso
 from leaderboard.models import FinalStanding
 from tests.conftest import DatabaseThread
 from tests.factories import SubmissionFactory, UserFactory, contest_with_questions

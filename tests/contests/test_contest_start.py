@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from contests.clock import db_now, iso
 from contests.errors import (
     ContestHasNoQuestions,
     ContestNotFound,
@@ -14,6 +13,7 @@ from contests.errors import (
 )
 from contests.models import Contest
 from contests.services import contest_start, contest_tick
+from core.time import db_now, iso
 from tests.factories import ContestFactory, QuestionFactory, contest_with_questions
 
 pytestmark = pytest.mark.django_db
@@ -56,7 +56,7 @@ def test_it_broadcasts_contest_start_then_the_first_question(committed, broadcas
 
 
 def test_its_broadcasts_reach_the_event_log_in_order(committed):
-    from realtime.broadcast import event_log_position, event_log_since
+    from realtime.outbound.broadcast import event_log_position, event_log_since
 
     contest = contest_with_questions(questions=2)
 

@@ -17,7 +17,7 @@ from contests import tasks
 from contests.models import Contest
 from contests.services import contest_start, contest_tick, participant_register
 from leaderboard.models import FinalStanding
-from realtime.broadcast import event_log_position, event_log_since
+from realtime.outbound.broadcast import event_log_position, event_log_since
 from tests.factories import UserFactory, contest_with_questions
 
 T0 = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)

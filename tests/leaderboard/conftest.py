@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from contests.models import Contest, Participant, Question, Submission
-from contestsite.redis import get_redis
+from core.redis import get_redis
 from leaderboard import live, ranking, selectors, services
-from realtime import broadcast
+from realtime.outbound import broadcast
 from tests.factories import (
     ContestFactory,
     ParticipantFactory,

@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contests.models import Contest
-from contestsite.redis import get_redis, redis_key
+from core.redis import get_redis, redis_key
 from leaderboard import live
 from leaderboard.models import FinalStanding
 from leaderboard.selectors import leaderboard_ranks, totals_from_database

@@ -12,7 +12,7 @@ from contests.models import Contest, Participant
 from contests.services import submission_create
 from leaderboard.selectors import leaderboard_ranks, leaderboard_top, standings_from_database
 from leaderboard.services import final_standings_write, leaderboard_flush, leaderboard_record
-from realtime import broadcast
+from realtime.outbound import broadcast, personalize
 from tests.factories import contest_with_questions, open_question
 from tests.leaderboard.conftest import (
     RoomLog,
@@ -128,7 +128,7 @@ def test_the_update_carries_the_top_n_and_a_you_placeholder_for_the_hub(settings
         "you": None,
     }
     (text,) = broadcast.event_log_since(contest.pk, room.epoch, 0)
-    assert broadcast.YOU_PLACEHOLDER in text
+    assert personalize.YOU_PLACEHOLDER in text
 
 
 # --- Losing Redis in the middle of a contest -----------------------------------------------

@@ -4,8 +4,8 @@ import pytest
 
 from contests.models import Contest
 from contests.services import participant_register, submission_create
-from contestsite import redis as redis_module
-from contestsite.redis import redis_key
+from core import redis as redis_module
+from core.redis import redis_key
 from leaderboard import live, ranking
 from leaderboard.selectors import leaderboard_ranks, leaderboard_top, totals_from_database
 from leaderboard.services import leaderboard_record

@@ -6,7 +6,7 @@ import pytest
 
 from contests.errors import ContestNotFound
 from contests.models import Contest
-from contestsite.redis import redis_key
+from core.redis import redis_key
 from leaderboard.selectors import (
     MANY_IDS,
     leaderboard_ranks,

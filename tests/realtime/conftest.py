@@ -20,7 +20,7 @@ from channels.testing import WebsocketCommunicator
 
 from accounts.models import User
 from contestsite.asgi import application
-from realtime import broadcast, hub
+from realtime.outbound import broadcast, hub
 from tests.conftest import access_token_for
 
 TIMEOUT = 10

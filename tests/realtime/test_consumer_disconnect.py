@@ -9,8 +9,10 @@ import threading
 import pytest
 from django.test import override_settings
 
-from contestsite.redis import get_redis, redis_key
-from realtime import consumers, hub
+from core.redis import get_redis, redis_key
+from realtime import session
+from realtime.limits import connection_slots
+from realtime.outbound import hub
 from tests.conftest import access_token_for
 from tests.factories import ContestFactory
 from tests.realtime.conftest import TIMEOUT, Client, communicator, connected, run
@@ -27,7 +29,7 @@ def test_a_consumer_cancelled_in_a_handler_gives_back_its_slot_and_room(particip
     """daphne cancels an application still running 10 s after its client left."""
     contest, other = ContestFactory(), ContestFactory()
     entered, gate = threading.Event(), threading.Event()
-    join = consumers.contest_join
+    join = session.participant_join
 
     def stuck_join(**kwargs):
         entered.set()
@@ -39,7 +41,7 @@ def test_a_consumer_cancelled_in_a_handler_gives_back_its_slot_and_room(particip
         ws = communicator(token=access_token_for(participant))
         assert (await ws.connect(TIMEOUT))[0]
         await Client(ws).join(contest.pk)
-        monkeypatch.setattr(consumers, "contest_join", stuck_join)
+        monkeypatch.setattr(session, "participant_join", stuck_join)
         await Client(ws).send("join_contest", {"contestId": str(other.pk)})
         try:
             assert await asyncio.to_thread(entered.wait, TIMEOUT)
@@ -48,7 +50,7 @@ def test_a_consumer_cancelled_in_a_handler_gives_back_its_slot_and_room(particip
                 await ws.future
         finally:
             gate.set()
-        left = (dict(running.slots.local), dict(running.rooms), slots_in_redis(participant))
+        left = (dict(connection_slots().local), dict(running.rooms), slots_in_redis(participant))
         # The user's one slot is free again.
         async with connected(participant) as again:
             pong = await again.request("ping")
@@ -73,7 +75,7 @@ def test_a_consumer_that_raises_gives_back_its_slot_and_room(participant):
         with contextlib.suppress(ValueError):
             await ws.future
         failure = ws.future.exception()
-        left = (dict(running.slots.local), dict(running.rooms), slots_in_redis(participant))
+        left = (dict(connection_slots().local), dict(running.rooms), slots_in_redis(participant))
         async with connected(participant) as again:
             pong = await again.request("ping")
         return failure, left, pong
@@ -91,8 +93,16 @@ def test_a_closed_socket_gives_back_its_slot_and_room(participant):
         running = hub.get_hub()
         async with connected(participant) as client:
             await client.join(contest.pk)
-            inside = (len(running.slots.local), len(running.rooms), slots_in_redis(participant))
-        return inside, (dict(running.slots.local), dict(running.rooms), slots_in_redis(participant))
+            inside = (
+                len(connection_slots().local),
+                len(running.rooms),
+                slots_in_redis(participant),
+            )
+        return inside, (
+            dict(connection_slots().local),
+            dict(running.rooms),
+            slots_in_redis(participant),
+        )
 
     inside, left = run(scenario)
     assert inside == (1, 1, 1)

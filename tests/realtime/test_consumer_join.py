@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from contests.models import Contest, Participant
 from contests.services import participant_register, submission_create
-from realtime import broadcast
+from realtime.outbound import broadcast
 from tests.factories import ContestFactory, contest_with_questions, open_question
 from tests.realtime.conftest import connected, nothing_more, run
 

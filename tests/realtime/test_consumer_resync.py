@@ -7,7 +7,8 @@ from django.test import override_settings
 
 from contests.services import participant_register
 from leaderboard.selectors import leaderboard_top
-from realtime import broadcast, consumers, payloads
+from realtime import session
+from realtime.outbound import broadcast, payloads
 from tests.factories import ContestFactory, contest_with_questions, open_question
 from tests.realtime.conftest import connected, member_holding_events, nothing_more, run
 
@@ -217,7 +218,7 @@ def test_a_failed_resync_of_the_joined_contest_keeps_the_socket_in_it(
         async with connected(participant) as client:
             await client.join(contest.pk)
             with monkeypatch.context() as patch:
-                patch.setattr(consumers, "contest_state", fails_while_an_event_arrives)
+                patch.setattr(session, "contest_state", fails_while_an_event_arrives)
                 await client.send(event, {"contestId": str(contest.pk)}, requestId="r")
                 # The event held while the reply was built is not lost.
                 held = await client.receive()
@@ -233,13 +234,13 @@ def test_a_failed_resync_of_the_joined_contest_keeps_the_socket_in_it(
 
 def test_a_resync_of_the_joined_contest_does_not_join_it_again(participant, monkeypatch):
     contest = ContestFactory()
-    join, joined = consumers.contest_join, []
+    join, joined = session.participant_join, []
 
     def counted_join(**kwargs):
         joined.append(kwargs["contest_id"])
         return join(**kwargs)
 
-    monkeypatch.setattr(consumers, "contest_join", counted_join)
+    monkeypatch.setattr(session, "participant_join", counted_join)
 
     async def scenario():
         async with connected(participant) as client:

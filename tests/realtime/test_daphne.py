@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed
 from contests.models import Submission
 from contests.services import participant_register, submission_create
 from leaderboard.selectors import leaderboard_ranks, leaderboard_top
-from realtime import broadcast, payloads
+from realtime.outbound import broadcast, payloads
 from tests.conftest import access_token_for
 from tests.factories import ContestFactory, UserFactory, contest_with_questions, open_question
 from tests.realtime.conftest import run

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from contestsite.redis import get_async_redis, redis_key
+from core.redis import get_async_redis, redis_key
 from realtime.limits import ConnectionSlots
 from tests.realtime.conftest import run
 

@@ -150,7 +150,7 @@ def test_it_closes_with_4003_past_the_connections_per_user_and_frees_the_slot_on
 @override_settings(WS_MAX_CONNECTIONS_PER_USER=1)
 def test_the_slot_of_a_socket_that_never_closed_expires(participant):
     """A crashed server process cannot free its slots: they expire in Redis instead."""
-    from contestsite.redis import get_redis, redis_key
+    from core.redis import get_redis, redis_key
 
     client = get_redis()
     key = redis_key("ws", "slots", participant.pk)
@@ -177,7 +177,7 @@ def test_the_slot_of_a_socket_that_never_closed_expires(participant):
 
 
 def test_a_refused_socket_takes_no_slot(participant):
-    from contestsite.redis import get_redis, redis_key
+    from core.redis import get_redis, redis_key
 
     participant.is_active = False
     participant.save()

@@ -11,9 +11,10 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
-from contests.api import ContestInputSerializer, errors_by_path
+from contests.api.serializers import ContestInputSerializer
 from contests.models import Contest
 from contests.services import contest_create
+from core.api import errors_by_path
 
 
 def _describe(errors: dict[str, list[str]]) -> str:

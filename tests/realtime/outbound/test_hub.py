@@ -14,10 +14,11 @@ from django.test import override_settings
 
 from contests.models import Contest
 from contests.services import participant_register, submission_create
-from contestsite.redis import get_redis, redis_key
+from core.redis import get_redis, redis_key
 from leaderboard.selectors import leaderboard_ranks, leaderboard_top
-from realtime import broadcast, consumers, db, hub, payloads
+from realtime import db, session
 from realtime.db import run_in_db_thread
+from realtime.outbound import broadcast, hub, payloads
 from tests.factories import ContestFactory, UserFactory, contest_with_questions, open_question
 from tests.realtime.conftest import TIMEOUT, connected, member_holding_events, nothing_more, run
 
@@ -136,14 +137,14 @@ def test_each_recipient_gets_its_own_rank(event):
 def test_events_that_arrive_while_the_state_is_built_follow_it(participant, monkeypatch):
     """The hub holds room events for a joining socket until its contest_state is sent."""
     contest = ContestFactory()
-    build = consumers.contest_state
+    build = session.contest_state
 
     def state_built_while_an_event_arrives(**kwargs):
         broadcast.send_to_contest(contest.pk, "question_change", {"n": "during"})
         member_holding_events(contest.pk)
         return build(**kwargs)
 
-    monkeypatch.setattr(consumers, "contest_state", state_built_while_an_event_arrives)
+    monkeypatch.setattr(session, "contest_state", state_built_while_an_event_arrives)
 
     async def scenario():
         async with connected(participant) as client:
@@ -158,7 +159,7 @@ def test_a_held_event_that_cannot_be_sent_does_not_leave_the_socket_holding(
     participant, monkeypatch
 ):
     contest = ContestFactory()
-    build = consumers.contest_state
+    build = session.contest_state
 
     def state_built_while_an_event_arrives(**kwargs):
         broadcast.send_to_contest(contest.pk, "question_change", {"n": "during"})
@@ -173,7 +174,7 @@ def test_a_held_event_that_cannot_be_sent_does_not_leave_the_socket_holding(
         member.base_send = fails_on_the_held_event
         return build(**kwargs)
 
-    monkeypatch.setattr(consumers, "contest_state", state_built_while_an_event_arrives)
+    monkeypatch.setattr(session, "contest_state", state_built_while_an_event_arrives)
 
     async def scenario():
         async with connected(participant) as client:

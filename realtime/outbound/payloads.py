@@ -1,8 +1,10 @@
-"""Builders of the server events' `data` payloads (docs/PROTOCOL.md), in camelCase.
+"""The `data` of every server event (docs/PROTOCOL.md, "Server events"), in camelCase:
+room events and direct replies alike, one builder per event.
 
-Pure functions of model instances already loaded by the caller: no queries here, so a
-broadcast costs the same for one recipient or ten thousand. Nothing built before a
-question closes carries its correct answer or any is_correct flag.
+Pure functions of what the caller already loaded: no queries here, so a broadcast costs
+the same for one recipient or ten thousand. Nothing built before a question closes
+carries its correct answer or any is_correct flag. The per-recipient fields (`you`) are
+built as null here and filled per socket by realtime.outbound.personalize.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import math
 from datetime import datetime
 from typing import Any
 
-from contests.clock import iso
-from contests.models import Contest, Question
+from contests.grading import correct_answer_of
+from contests.models import Contest, Question, Submission
+from contests.selectors import QuestionStats
+from core.time import iso
 
 
 def contest_start_payload(contest: Contest, questions: list[Question]) -> dict[str, Any]:
@@ -74,19 +78,18 @@ def timer_update_payload(contest: Contest, *, question_id: object, now: datetime
 
 def question_change_payload(
     contest: Contest,
+    question: Question,
     *,
-    closed_question_id: object,
-    correct_answer: Any,
-    answered: int,
-    correct: int,
+    stats: QuestionStats,
     next_question_id: object | None,
     next_starts_at: datetime | None,
 ) -> dict[str, Any]:
+    """A question closed: now, and not before, its correct answer is public."""
     return {
         "contestId": str(contest.id),
-        "closedQuestionId": str(closed_question_id),
-        "correctAnswer": correct_answer,
-        "stats": {"answered": answered, "correct": correct},
+        "closedQuestionId": str(question.id),
+        "correctAnswer": correct_answer_of(question, question.ordered_choices()),
+        "stats": {"answered": stats.answered, "correct": stats.correct},
         "nextQuestionId": str(next_question_id) if next_question_id is not None else None,
         "nextStartsAt": iso(next_starts_at),
     }
@@ -95,7 +98,7 @@ def question_change_payload(
 def leaderboard_update_payload(
     contest_id: object, *, top: list[dict[str, Any]], total_participants: int
 ) -> dict[str, Any]:
-    # "you" stays last and null: the hub fills it per recipient (broadcast.YOU_PLACEHOLDER).
+    # "you" stays last and null: filled per recipient (realtime.outbound.personalize).
     return {
         "contestId": str(contest_id),
         "top": top,
@@ -115,3 +118,56 @@ def contest_end_payload(
         "totalParticipants": total_participants,
         "you": None,
     }
+
+
+# --- Direct replies ------------------------------------------------------------------------
+
+
+def submission_result_payload(
+    contest_id: object, submission: Submission, *, total_score: int
+) -> dict[str, Any]:
+    return {
+        "contestId": str(contest_id),
+        "questionId": str(submission.question_id),
+        "submissionId": str(submission.id),
+        "accepted": True,
+        "isCorrect": submission.is_correct,
+        "pointsAwarded": submission.points_awarded,
+        "totalScore": total_score,
+        "responseTimeMs": submission.response_time_ms,
+    }
+
+
+def your_submission_payload(submission: Submission) -> dict[str, Any]:
+    """contest_state's `yourSubmission`: your answer to the current question."""
+    return {
+        "questionId": str(submission.question_id),
+        "submissionId": str(submission.id),
+        "answer": submission.answer,
+        "accepted": True,
+        "isCorrect": submission.is_correct,
+        "pointsAwarded": submission.points_awarded,
+    }
+
+
+def resync_complete_payload(
+    contest_id: str, *, replayed: int, seq: int, epoch: str
+) -> dict[str, Any]:
+    return {"contestId": contest_id, "replayed": replayed, "seq": seq, "epoch": epoch}
+
+
+def resync_required_payload(contest_id: str, *, reason: str) -> dict[str, Any]:
+    return {"contestId": contest_id, "reason": reason}
+
+
+def pong_payload(now: datetime) -> dict[str, Any]:
+    return {"serverTime": iso(now)}
+
+
+def error_payload(
+    *, code: str, message: str, event: str | None, field: str | None, retry_after_ms: int | None
+) -> dict[str, Any]:
+    data: dict[str, Any] = {"code": code, "message": message, "event": event, "field": field}
+    if retry_after_ms is not None:
+        data["retryAfterMs"] = retry_after_ms
+    return data

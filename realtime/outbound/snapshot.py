@@ -6,14 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q
 
-from contests.clock import db_now, iso
 from contests.errors import ContestNotFound
-from contests.grading import correct_answer_of
 from contests.models import Contest, Question, Submission
-from leaderboard.selectors import leaderboard_ranks, leaderboard_top
-from realtime import payloads
+from contests.selectors import question_stats
+from core.time import db_now, iso
+from realtime.outbound import payloads
+from realtime.outbound.personalize import leaderboard
 
 PHASE_WAITING = "waiting"
 PHASE_QUESTION = "question"
@@ -27,39 +26,6 @@ def _phase(contest: Contest) -> str:
     if contest.status == Contest.Status.ACTIVE:
         return PHASE_QUESTION if contest.question_open else PHASE_INTERMISSION
     return PHASE_FINISHED
-
-
-def _question_change(
-    contest: Contest, question: Question, next_question: Question | None
-) -> dict[str, Any]:
-    stats = Submission.objects.filter(question=question).aggregate(
-        answered=Count("id"), correct=Count("id", filter=Q(is_correct=True))
-    )
-    return payloads.question_change_payload(
-        contest,
-        closed_question_id=question.id,
-        correct_answer=correct_answer_of(question, question.ordered_choices()),
-        answered=stats["answered"],
-        correct=stats["correct"],
-        next_question_id=next_question.id if next_question else None,
-        next_starts_at=contest.next_question_at if next_question else None,
-    )
-
-
-def _your_submission(participant_id: str, question: Question) -> dict[str, Any] | None:
-    submission = Submission.objects.filter(
-        participant_id=participant_id, question_id=question.id
-    ).first()
-    if submission is None:
-        return None
-    return {
-        "questionId": str(question.id),
-        "submissionId": str(submission.id),
-        "answer": submission.answer,
-        "accepted": True,
-        "isCorrect": submission.is_correct,
-        "pointsAwarded": submission.points_awarded,
-    }
 
 
 def contest_state(
@@ -97,11 +63,24 @@ def contest_state(
         )
     elif current is not None and phase == PHASE_INTERMISSION and contest.question_is_closed(index):
         next_question = questions[index] if index < len(questions) else None
-        last_question_change = _question_change(contest, current, next_question)
+        last_question_change = payloads.question_change_payload(
+            contest,
+            current,
+            stats=question_stats(question_id=current.pk),
+            next_question_id=next_question.pk if next_question else None,
+            next_starts_at=contest.next_question_at if next_question else None,
+        )
 
     participant = str(participant_id)
-    board = leaderboard_top(contest_id=contest.pk, limit=settings.LEADERBOARD_TOP_N)
-    you = leaderboard_ranks(contest_id=contest.pk, participant_ids=[participant]).get(participant)
+    your_submission = None
+    if current is not None:
+        submission = Submission.objects.filter(
+            participant_id=participant, question_id=current.pk
+        ).first()
+        if submission is not None:
+            your_submission = payloads.your_submission_payload(submission)
+    board = leaderboard().top(contest_id=contest.pk, limit=settings.LEADERBOARD_TOP_N)
+    you = leaderboard().ranks(contest_id=contest.pk, participant_ids=[participant]).get(participant)
     return {
         "contestId": str(contest.pk),
         "title": contest.title,
@@ -116,7 +95,7 @@ def contest_state(
         "nextQuestionAt": iso(contest.next_question_at) if phase == PHASE_INTERMISSION else None,
         "paused": contest.is_paused,
         "lastQuestionChange": last_question_change,
-        "yourSubmission": _your_submission(participant, current) if current else None,
+        "yourSubmission": your_submission,
         "you": {"rank": you["rank"], "score": you["score"]} if you else None,
         "leaderboard": {"top": board["top"], "totalParticipants": board["totalParticipants"]},
         "serverTime": iso(now),

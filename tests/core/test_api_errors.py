@@ -5,8 +5,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.http import Http404
 
-from contests.api import errors_by_path, exception_handler
 from contests.errors import ContestFull
+from core.api import errors_by_path, exception_handler
 
 pytestmark = pytest.mark.django_db
 

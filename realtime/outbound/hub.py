@@ -20,17 +20,16 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from leaderboard.selectors import leaderboard_live_ranks, leaderboard_ranks
-from realtime import broadcast
-from realtime.db import run_in_db_thread
-from realtime.limits import ConnectionSlots
+from realtime.outbound import broadcast, personalize
+from realtime.outbound.envelope import Position, covers, envelope, log_position
+from realtime.outbound.payloads import resync_required_payload
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +38,7 @@ RESYNC_EVENTS_LOST = "events_lost"
 
 
 class Member(Protocol):
-    """What the hub needs of a socket (realtime.consumers.ContestConsumer)."""
+    """What the hub needs of a socket (realtime.session.Session)."""
 
     participant_id: str | None
     # While not None, room events are kept here instead of being sent: the socket is
@@ -47,7 +46,7 @@ class Member(Protocol):
     held: list[str] | None
     # The (seq, epoch) its last contest_state or resync_complete covers: the hub does not
     # send it room events at or below it (they reach a hub that is behind the log).
-    floor: tuple[int, str] | None
+    floor: Position | None
     base_send: Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -66,9 +65,8 @@ class Hub:
     def __init__(self) -> None:
         self.layer = get_channel_layer()
         self.rooms: dict[str, set[Member]] = {}
-        self.slots = ConnectionSlots()
         # Last room event delivered (or known to be covered) per contest: (seq, epoch).
-        self.positions: dict[str, tuple[int, str]] = {}
+        self.positions: dict[str, Position] = {}
         self._channel: str | None = None
         # One per contest, so one contest's Redis round trips never delay another's joins.
         self._locks: dict[str, _ContestLock] = {}
@@ -197,7 +195,7 @@ class Hub:
         if contest_id not in self.rooms:
             return
         text = message["text"]
-        position = broadcast.log_position(text)
+        position = log_position(text)
         if position is not None:
             known = self.positions.get(contest_id)
             if known is not None and position[1] == known[1]:
@@ -226,50 +224,29 @@ class Hub:
         if texts:
             logger.warning("Contest %s: replaying %d missed room events", contest_id, len(texts))
         for text in texts:
-            position = broadcast.log_position(text)
+            position = log_position(text)
             if position is not None:
                 self.positions[contest_id] = position
             await self._write(contest_id, text, position)
 
     async def _resync_required(self, contest_id: str, reason: str) -> None:
-        text = broadcast.envelope("resync_required", {"contestId": contest_id, "reason": reason})
+        text = envelope("resync_required", resync_required_payload(contest_id, reason=reason))
         await self._write(contest_id, text, None)
 
-    async def _write(self, contest_id: str, text: str, position: tuple[int, str] | None) -> None:
+    async def _write(self, contest_id: str, text: str, position: Position | None) -> None:
         """Send to the room's sockets; `position` is the text's log_position, read once."""
-        members = tuple(
-            m for m in self.rooms.get(contest_id, ()) if not broadcast.covers(m.floor, position)
-        )
-        if broadcast.is_personalized(text):
-            await self._write_personalized(contest_id, members, text)
+        members = tuple(m for m in self.rooms.get(contest_id, ()) if not covers(m.floor, position))
+        if personalize.is_personalized(text):
+            texts = await personalize.texts_for(
+                contest_id, text, (m.participant_id for m in members)
+            )
+            for member in members:
+                personal = texts[member.participant_id]
+                await _send(member, {"type": "websocket.send", "text": personal}, personal)
             return
         message = {"type": "websocket.send", "text": text}
         for member in members:
             await _send(member, message, text)
-
-    async def _write_personalized(
-        self, contest_id: str, members: tuple[Member, ...], text: str
-    ) -> None:
-        """Fill in each recipient's {"rank", "score"}: one ranks lookup per event."""
-        head, placeholder, tail = text.rpartition(broadcast.YOU_PLACEHOLDER)
-        if not placeholder:
-            message = {"type": "websocket.send", "text": text}
-            for member in members:
-                await _send(member, message, text)
-            return
-        ranks = await _ranks_of(
-            contest_id,
-            (m.participant_id for m in members),
-            live=broadcast.event_of(text) == "leaderboard_update",
-        )
-        texts: dict[str | None, str] = {}
-        for member in members:
-            personal = texts.get(member.participant_id)
-            if personal is None:
-                you = ranks.get(member.participant_id) if member.participant_id else None
-                value = broadcast.you_json(you)
-                personal = texts[member.participant_id] = f'{head}"you":{value}{tail}'
-            await _send(member, {"type": "websocket.send", "text": personal}, personal)
 
 
 async def _send(member: Member, message: dict[str, Any], text: str) -> None:
@@ -281,32 +258,6 @@ async def _send(member: Member, message: dict[str, Any], text: str) -> None:
     except Exception:
         # One broken socket must not keep the event from the others.
         logger.exception("Hub could not write to a socket")
-
-
-async def _ranks_of(
-    contest_id: str, participant_ids: Iterable[str | None], *, live: bool
-) -> dict[str, dict[str, Any]]:
-    """`live` (a running contest's leaderboard_update): from Redis alone when it can, in a
-    thread of its own, so the hub's one delivery task never queues behind submissions for
-    a database thread. contest_end's final ranks come from the database."""
-    ids = sorted({p for p in participant_ids if p})
-    if not ids:
-        return {}
-    try:
-        ranks = None
-        if live:
-            ranks = await asyncio.to_thread(
-                leaderboard_live_ranks, contest_id=contest_id, participant_ids=ids
-            )
-        if ranks is None:
-            ranks = await run_in_db_thread(leaderboard_ranks)(
-                contest_id=contest_id, participant_ids=ids
-            )
-    except Exception:
-        # The event still goes out, with "you": null, rather than not at all.
-        logger.exception("Hub could not read the ranks of contest %s", contest_id)
-        return {}
-    return ranks
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()

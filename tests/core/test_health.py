@@ -7,7 +7,7 @@ import urllib.request
 import pytest
 from django.conf import settings
 
-from contestsite import redis as redis_clients
+from core import redis as redis_clients
 from tests.servers import DaphneServer, child_env
 
 URL = "/api/health/"

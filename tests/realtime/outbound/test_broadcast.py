@@ -10,8 +10,8 @@ import pytest
 from django.test import override_settings
 from redis.exceptions import LockError
 
-from contestsite.redis import get_redis, redis_key
-from realtime import broadcast
+from core.redis import get_redis, redis_key
+from realtime.outbound import broadcast, envelope, personalize
 from tests.realtime.conftest import run
 
 
@@ -44,8 +44,8 @@ def test_room_events_are_numbered_and_replayable_from_any_point():
         2,
         epoch,
     )
-    assert broadcast.log_position(sent[1].text) == (2, epoch)
-    assert broadcast.event_of(sent[1].text) == "question_change"
+    assert envelope.log_position(sent[1].text) == (2, epoch)
+    assert envelope.event_of(sent[1].text) == "question_change"
 
 
 def test_the_log_refuses_a_replay_it_cannot_give_whole():
@@ -84,7 +84,7 @@ def test_without_redis_the_log_lives_in_process_memory():
 
 
 def test_ephemeral_events_have_no_position():
-    assert broadcast.log_position(broadcast.envelope("timer_update", {"seq": 1})) is None
+    assert envelope.log_position(envelope.envelope("timer_update", {"seq": 1})) is None
 
 
 @pytest.mark.parametrize(
@@ -92,7 +92,7 @@ def test_ephemeral_events_have_no_position():
     [(None, "null"), ({"rank": 3, "score": 120}, '{"rank":3,"score":120}')],
 )
 def test_you_json(you, text):
-    assert broadcast.you_json(you) == text
+    assert personalize.you_json(you) == text
 
 
 def test_a_room_event_that_cannot_take_the_log_lock_at_first_is_sent_once_it_can(monkeypatch):

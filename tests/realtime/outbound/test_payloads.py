@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from realtime import broadcast, payloads
+from realtime.outbound import envelope, payloads, personalize
 from tests.factories import contest_of_every_type, open_question
 
 pytestmark = pytest.mark.django_db
@@ -72,7 +72,7 @@ def test_personalised_payloads_end_with_the_placeholder_the_hub_fills():
             payloads.contest_end_payload(contest, final_leaderboard=[], total_participants=0),
         ),
     ):
-        text = broadcast.envelope(event, data)
-        assert text.split(',"timestamp"')[0].endswith(broadcast.YOU_PLACEHOLDER + "}")
-        assert broadcast.is_personalized(text)
-    assert not broadcast.is_personalized(broadcast.envelope("question_change", {}))
+        text = envelope.envelope(event, data)
+        assert text.split(',"timestamp"')[0].endswith(personalize.YOU_PLACEHOLDER + "}")
+        assert personalize.is_personalized(text)
+    assert not personalize.is_personalized(envelope.envelope("question_change", {}))

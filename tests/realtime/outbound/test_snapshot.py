@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from contests.services import participant_register
-from realtime.selectors import contest_state
+from realtime.outbound.snapshot import contest_state
 from tests.factories import UserFactory, contest_with_questions, open_question
 
 pytestmark = pytest.mark.django_db

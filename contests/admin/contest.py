@@ -1,0 +1,312 @@
+"""The contest's page: its rules, its questions inline, its live state with the organizer
+controls (contests.controls), and its final standings.
+
+Once a contest has left 'upcoming' everything about it is read-only here, as the models'
+clean() also insists. Saves go through the services (contest_create, contest_update,
+question_save, question_delete), which lock the contest row and check on it that it is
+still upcoming; Django runs each save in one transaction, so the inline rows saved after
+them are written under that lock too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import F, QuerySet
+from django.forms.models import BaseInlineFormSet
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from contests import selectors, services
+from contests.admin.forms import ContestForm, QuestionForm, ServiceSavesAdmin, link
+from contests.controls import CONTROLS, Control, controls_for
+from contests.models import Contest, Question
+from core.errors import DomainError
+from leaderboard.models import FinalStanding
+
+ADD_CHOICE_QUESTION_HINT = (
+    "A choice question is saved together with its choices: "
+    "use 'Add a question with its choices' above this list."
+)
+# Orders are moved out of the way before a formset saves, so that questions can swap
+# places in one save without tripping the (contest, order) unique constraint.
+ORDER_SHIFT = 1_000_000
+
+
+# --- Contest page ----------------------------------------------------------------------------
+
+
+class QuestionInlineFormSet(BaseInlineFormSet):
+    """The contest's questions as one list. Django's formset checks that orders are unique
+    across the rows (so rows may swap orders; see save). No row may leave a question
+    invalid: a new choice question needs its choices, which only its own page has, and a
+    type change must suit the choices the question already has."""
+
+    def clean(self) -> None:
+        super().clean()
+        for form in self.forms:
+            if form.errors or not form.has_changed() or self._should_delete_form(form):
+                continue
+            question = form.instance
+            question_type = form.cleaned_data["type"]
+            if question._state.adding:
+                if question_type in Question.CHOICE_TYPES:
+                    form.add_error("type", ADD_CHOICE_QUESTION_HINT)
+                continue
+            if "type" in form.changed_data:
+                choices = [(c.text, c.is_correct) for c in question.choices.all()]
+                try:
+                    Question.validate_choices(question_type, choices)
+                except ValidationError as exc:
+                    form.add_error("type", exc)
+
+    def save(self, commit: bool = True) -> list[Question]:
+        moving = [
+            form.instance.pk
+            for form in self.initial_forms
+            if "order" in form.changed_data or self._should_delete_form(form)
+        ]
+        Question.objects.filter(pk__in=moving).update(order=F("order") + ORDER_SHIFT)
+        return super().save(commit)
+
+
+class QuestionForContestForm(QuestionForm):
+    def validate_unique(self) -> None:
+        """(contest, order) is checked by the formset over all rows at once; checked row
+        by row against the database, two rows could never swap their orders."""
+
+
+class QuestionInline(admin.TabularInline):
+    model = Question
+    form = QuestionForContestForm
+    formset = QuestionInlineFormSet
+    fields = [*QuestionForm.Meta.fields, "choices_link"]
+    readonly_fields = ["choices_link"]
+    ordering = ["order", "id"]
+    extra = 1
+
+    @admin.display(description="Choices / page")
+    def choices_link(self, question: Question) -> str:
+        if question._state.adding:
+            return "Save first"
+        url = reverse("admin:contests_question_change", args=[question.pk])
+        if question.type in Question.CHOICE_TYPES:
+            return link(url, f"{question.choices.count()} choices")
+        return link(url, "Open")
+
+    def _editable(self, contest: Contest | None) -> bool:
+        return contest is None or contest.is_editable
+
+    def has_add_permission(self, request: HttpRequest, obj: Contest | None = None) -> bool:
+        return self._editable(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Contest | None = None) -> bool:
+        return self._editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Contest | None = None) -> bool:
+        return self._editable(obj) and super().has_delete_permission(request, obj)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class FinalStandingInline(ReadOnlyInline):
+    model = FinalStanding
+    fields = ["rank", "participant", "score", "correct_count", "total_response_ms"]
+    ordering = ["rank"]
+    verbose_name_plural = "Final standings"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[FinalStanding]:
+        return super().get_queryset(request).select_related("participant")
+
+
+LIVE_FIELDS = [
+    "status",
+    "join_code",
+    *Contest.LIVE_STATE_FIELDS,
+    "results",
+    "created_by",
+    "created_at",
+]
+AUTHORING_FIELDS = ["add_question", "readiness"]
+
+
+def _run_control(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    contests: Iterable[Contest],
+    control: Control,
+) -> None:
+    """One service call per contest, each reported on its own."""
+    for contest in contests:
+        try:
+            control.service(contest_id=contest.pk)
+        except DomainError as exc:
+            modeladmin.message_user(request, f"{contest}: {exc.message}", messages.ERROR)
+        else:
+            modeladmin.message_user(request, f"{contest}: {control.done}", messages.SUCCESS)
+
+
+def _control_action(control: Control) -> Callable[..., None]:
+    def action(
+        modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Contest]
+    ) -> None:
+        _run_control(modeladmin, request, queryset, control)
+
+    action.__name__ = control.action
+    return admin.action(description=control.label, permissions=["change"])(action)
+
+
+@admin.register(Contest)
+class ContestAdmin(ServiceSavesAdmin):
+    form = ContestForm
+    list_display = [
+        "title",
+        "join_code",
+        "status",
+        "start_time",
+        "question_count",
+        "participant_count",
+        "created_at",
+    ]
+    list_filter = ["status", "scoring_mode"]
+    search_fields = ["title", "join_code"]
+    date_hierarchy = "created_at"
+    fieldsets = [
+        (None, {"fields": ContestForm.Meta.fields}),
+        ("Live state", {"fields": LIVE_FIELDS}),
+        ("Questions", {"fields": AUTHORING_FIELDS}),
+    ]
+    # One list action per organizer control (contests.controls).
+    actions = [_control_action(control) for control in CONTROLS.values()]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Contest]:
+        return selectors.contest_list()
+
+    def get_fieldsets(self, request: HttpRequest, obj: Contest | None = None) -> list:
+        if obj is None:
+            return [self.fieldsets[0], ("Questions", {"fields": ["add_question"]})]
+        return self.fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Contest | None = None) -> list[str]:
+        if obj is not None and not obj.is_editable:
+            return [*ContestForm.Meta.fields, *LIVE_FIELDS, *AUTHORING_FIELDS]
+        return [*LIVE_FIELDS, *AUTHORING_FIELDS]
+
+    def get_inlines(self, request: HttpRequest, obj: Contest | None) -> list[type]:
+        if obj is not None and obj.status == Contest.Status.COMPLETED:
+            return [QuestionInline, FinalStandingInline]
+        return [QuestionInline]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Contest | None = None) -> bool:
+        # A running contest is stopped with "End now" or "Cancel", never deleted mid-play.
+        running = obj is not None and obj.status == Contest.Status.ACTIVE
+        return not running and super().has_delete_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: Contest, form: Any, change: bool) -> None:
+        # Only the authoring fields the form changed, written on the locked row: a save
+        # never puts back a live state read before the clock or an organizer moved it.
+        if change:
+            data = {field: form.cleaned_data[field] for field in form.changed_data}
+            saved = services.contest_update(contest_id=obj.pk, data=data)
+        else:
+            saved = services.contest_create(data=form.cleaned_data, created_by=request.user)
+        # The inline formsets and the response hold `obj`: make it the saved contest.
+        vars(obj).update(vars(saved))
+
+    @admin.display(description="Questions", ordering="question_count")
+    def question_count(self, contest: Contest) -> int:
+        return contest.question_count
+
+    @admin.display(description="Participants", ordering="participant_count")
+    def participant_count(self, contest: Contest) -> int:
+        return contest.participant_count
+
+    @admin.display(description="Add")
+    def add_question(self, contest: Contest) -> str:
+        if contest._state.adding:
+            return "Save the contest first; numeric and text questions can be added below now."
+        if not contest.is_editable:
+            return "-"
+        url = reverse("admin:contests_question_add")
+        return link(f"{url}?contest={contest.pk}", "Add a question with its choices")
+
+    @admin.display(description="Ready to start?")
+    def readiness(self, contest: Contest) -> str:
+        if contest._state.adding or not contest.is_editable:
+            return "-"
+        problems = selectors.contest_problems(contest_id=contest.pk)
+        if not problems:
+            return "Yes"
+        return format_html(
+            "<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((p,) for p in problems))
+        )
+
+    @admin.display(description="Results")
+    def results(self, contest: Contest) -> str:
+        if contest._state.adding:
+            return "-"
+        participants = reverse("admin:contests_participant_changelist")
+        submissions = reverse("admin:contests_submission_changelist")
+        return format_html(
+            '<a href="{}?contest__id__exact={}">Participants ({})</a> · '
+            '<a href="{}?question__contest__id__exact={}">Submissions</a>',
+            participants,
+            contest.pk,
+            contest.participants.count(),
+            submissions,
+            contest.pk,
+        )
+
+    def get_urls(self) -> list:
+        control = path(
+            "<path:object_id>/control/<str:control>/",
+            self.admin_site.admin_view(self.control_view),
+            name="contests_contest_control",
+        )
+        return [control, *super().get_urls()]
+
+    def control_view(self, request: HttpRequest, object_id: str, control: str) -> HttpResponse:
+        """The buttons on a contest's page: one organizer control, then back to the page."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        contest = self.get_object(request, object_id)
+        if contest is None or control not in CONTROLS:
+            raise Http404
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        _run_control(self, request, [contest], CONTROLS[control])
+        return HttpResponseRedirect(reverse("admin:contests_contest_change", args=[contest.pk]))
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        contest = self.get_object(request, object_id)
+        controls = controls_for(contest) if contest is not None else []
+        extra_context = {
+            **(extra_context or {}),
+            "contest_controls": [(name, CONTROLS[name].label) for name in controls],
+        }
+        return super().change_view(request, object_id, form_url, extra_context)

@@ -1,0 +1,135 @@
+"""Named row-lock reads of the contest row: every lock that coordinates writers of one
+contest, in one place (docs/CLOCK.md).
+
+- `contest_lock`: FOR NO KEY UPDATE, taken by every transition of the contest clock and
+  by authoring. Registrations and submission inserts, which only key-share the row, go
+  on; readers FOR SHARE wait.
+- `contest_share_*`: FOR SHARE, held until the caller's transaction ends. Such readers
+  do not block each other, but a transition waits for them, and they wait for it.
+
+PostgreSQL only has FOR SHARE; the embedded SQLite mode has one process whose writes are
+serialised by SQLite itself, so it reads the row plainly.
+"""
+
+from __future__ import annotations
+
+import uuid
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection
+
+from contests.models import Contest, Participant
+from core.time import db_now
+
+
+def _postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def contest_lock(contest_id: object) -> Contest | None:
+    """The contest, locked FOR NO KEY UPDATE until the transaction ends."""
+    return Contest.objects.select_for_update(no_key=True).filter(pk=contest_id).first()
+
+
+@dataclass(frozen=True)
+class RegistrationView:
+    id: uuid.UUID
+    status: str
+    max_participants: int | None
+
+
+def contest_share_for_registration(contest_id: object) -> RegistrationView | None:
+    """The contest's id, status and max_participants, FOR SHARE: completing the contest
+    locks the row for update, so a registration either commits first (and gets its final
+    standing) or sees the contest over."""
+    if _postgresql():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id, status, max_participants FROM contests_contest WHERE id = %s FOR SHARE",
+                [str(contest_id)],
+            )
+            row = cursor.fetchone()
+    else:
+        row = (
+            Contest.objects.filter(pk=contest_id)
+            .values_list("id", "status", "max_participants")
+            .first()
+        )
+    return RegistrationView(*row) if row else None
+
+
+def registrations_serialize(contest_id: object) -> None:
+    """Serialise registrations of one contest until the transaction ends (the
+    max_participants count): the row's FOR SHARE lock does not exclude each other."""
+    if _postgresql():
+        key = zlib.crc32(f"register:{contest_id}".encode())
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+@dataclass(frozen=True)
+class LiveStateView:
+    """What an answer is judged against: the contest's live state, the database's clock,
+    and the answering user's participant id (None if not registered)."""
+
+    status: str
+    current_question_index: int
+    question_open: bool
+    question_started_at: datetime | None
+    question_deadline: datetime | None
+    paused_at: datetime | None
+    scoring_mode: str
+    now: datetime
+    participant_id: uuid.UUID | None
+
+
+def contest_share_live_state(contest_id: object, user_id: object) -> LiveStateView | None:
+    """The live state FOR SHARE, with the clock and the participant id, in one round trip:
+    this is the hot path of a contest. Submissions do not block each other, but closing
+    the question (which locks the row) waits for those in flight, so the question's stats
+    count exactly the answers that were accepted."""
+    if _postgresql():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT c.status, c.current_question_index, c.question_open,"
+                " c.question_started_at, c.question_deadline, c.paused_at, c.scoring_mode,"
+                " clock_timestamp(), p.id"
+                " FROM contests_contest c LEFT JOIN contests_participant p"
+                " ON p.contest_id = c.id AND p.user_id = %s"
+                " WHERE c.id = %s FOR SHARE OF c",
+                [str(user_id), str(contest_id)],
+            )
+            row = cursor.fetchone()
+        return LiveStateView(*row) if row else None
+    contest = Contest.objects.filter(pk=contest_id).first()
+    if contest is None:
+        return None
+    return LiveStateView(
+        contest.status,
+        contest.current_question_index,
+        contest.question_open,
+        contest.question_started_at,
+        contest.question_deadline,
+        contest.paused_at,
+        contest.scoring_mode,
+        db_now(),
+        Participant.objects.filter(contest=contest, user_id=user_id)
+        .values_list("pk", flat=True)
+        .first(),
+    )
+
+
+def contest_share_if_active(contest_id: object) -> bool:
+    """True if the contest is running, holding its row FOR SHARE until the transaction
+    ends: a completion waits for the caller (the leaderboard flush while it sends), and a
+    caller that comes later finds it completed."""
+    if _postgresql():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM contests_contest WHERE id = %s AND status = %s FOR SHARE",
+                [str(contest_id), Contest.Status.ACTIVE],
+            )
+            return cursor.fetchone() is not None
+    return Contest.objects.filter(pk=contest_id, status=Contest.Status.ACTIVE).exists()

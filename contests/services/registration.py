@@ -1,0 +1,70 @@
+"""Registration: a user becomes a contest's participant (through the API, or by joining
+over the WebSocket a contest that does not require registration)."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import User
+from contests.errors import ContestClosed, ContestFull, ContestNotFound, NotRegistered
+from contests.locks import contest_share_for_registration, registrations_serialize
+from contests.models import Contest, Participant
+from leaderboard.services import leaderboard_record
+
+
+def participant_register(
+    *, contest_id: object, user: User, display_name: str | None = None
+) -> tuple[Participant, bool]:
+    """Register a user for a contest; returns (participant, created).
+
+    Registering twice returns the existing participant. A contest that is over, or
+    full, takes nobody new; an active contest takes late joiners.
+    """
+    existing = Participant.objects.filter(contest_id=contest_id, user=user).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            contest = contest_share_for_registration(contest_id)
+            if contest is None:
+                raise ContestNotFound()
+            pk = contest.id
+            if contest.status in (Contest.Status.COMPLETED, Contest.Status.CANCELLED):
+                raise ContestClosed()
+            if contest.max_participants is not None:
+                registrations_serialize(pk)
+                count = Participant.objects.filter(contest_id=pk).count()
+                if count >= contest.max_participants:
+                    raise ContestFull()
+            participant = Participant.objects.create(
+                contest_id=pk,
+                user=user,
+                display_name=(display_name or user.get_display_name())[:50],
+            )
+            transaction.on_commit(
+                lambda: leaderboard_record(contest_id=pk, participant_id=participant.pk),
+                robust=True,
+            )
+    except IntegrityError:
+        # The same user registered from another request at the same instant.
+        return Participant.objects.get(contest_id=contest_id, user=user), False
+    return participant, True
+
+
+def participant_join(*, contest_id: object, user: User) -> Participant:
+    """The user's participant in a contest they join over the WebSocket.
+
+    A contest that does not require registration registers the user on joining (full
+    and finished contests refuse newcomers: participant_register's rules); one that does
+    admits only those registered through the API.
+    """
+    participant = Participant.objects.filter(contest_id=contest_id, user=user).first()
+    if participant is not None:
+        return participant
+    contest = Contest.objects.filter(pk=contest_id).only("requires_registration").first()
+    if contest is None:
+        raise ContestNotFound()
+    if contest.requires_registration:
+        raise NotRegistered()
+    participant, _ = participant_register(contest_id=contest_id, user=user)
+    return participant

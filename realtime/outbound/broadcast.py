@@ -1,0 +1,121 @@
+"""The transport of room events: stamp, log and publish, in that order.
+
+A room event (everything sent to a contest's room except timer_update) is stamped with
+the contest's next `seq` and current `epoch`, appended to its event log
+(realtime.outbound.log) and published to the contest's channel-layer group, under a
+per-contest lock, so every process sees room events in seq order. `timer_update` is
+ephemeral: no seq, no log.
+
+The group message is received once per server process by realtime.outbound.hub, which
+writes it to that process's sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from channels.layers import get_channel_layer
+from redis.exceptions import RedisError
+
+from core.redis import get_async_redis
+from realtime.outbound import log
+from realtime.outbound.bridge import run_sync
+from realtime.outbound.envelope import Position, envelope, open_envelope
+from realtime.outbound.log import LoggedEvent
+
+logger = logging.getLogger(__name__)
+
+ROOM_MESSAGE_TYPE = "room.event"
+# A room event that could not be appended to the log (lock not obtained, Redis briefly
+# unreachable) is tried this many times: unlike a lost publish, nothing could repair it.
+SEND_ATTEMPTS = 3
+LOCK_WAIT_SECONDS = 5.0
+
+
+def group_name(contest_id: object) -> str:
+    return f"contest.{contest_id}"
+
+
+async def _publish(contest_id: str, text: str) -> None:
+    await get_channel_layer().group_send(
+        group_name(contest_id),
+        {"type": ROOM_MESSAGE_TYPE, "contest_id": contest_id, "text": text},
+    )
+
+
+async def asend_to_contest(contest_id: object, event: str, data: dict[str, Any]) -> LoggedEvent:
+    """Stamp, log and publish one room event; returns its seq and epoch."""
+    contest_id = str(contest_id)
+    open_text = open_envelope(event, data)
+    client = get_async_redis()
+    if client is None:
+        # No await between append and publish: on one event loop nothing can interleave.
+        logged = log.memory_log.append(contest_id, open_text)
+        await _publish(contest_id, logged.text)
+        return logged
+    attempt = 0
+    while True:
+        attempt += 1
+        appended: LoggedEvent | None = None
+        try:
+            # The lock keeps publish order equal to seq order across processes.
+            async with client.lock(
+                log.lock_key(contest_id), timeout=5, blocking_timeout=LOCK_WAIT_SECONDS
+            ):
+                appended = await log.redis_append(client, contest_id, open_text)
+                await _publish(contest_id, appended.text)
+            return appended
+        except RedisError:
+            if appended is not None:
+                # In the log already: every hub's catch-up delivers it from there.
+                logger.warning(
+                    "room event %s of contest %s was logged, not published", event, contest_id
+                )
+                return appended
+            # Not logged: nobody could ever learn of it, so try again before giving up.
+            if attempt == SEND_ATTEMPTS:
+                raise
+            logger.warning("room event %s of contest %s not sent, retrying", event, contest_id)
+            await asyncio.sleep(0.1 * attempt)
+
+
+async def asend_ephemeral(contest_id: object, event: str, data: dict[str, Any]) -> None:
+    """A room event without seq or log (timer_update)."""
+    await _publish(str(contest_id), envelope(event, data))
+
+
+async def aevent_log_position(contest_id: object) -> Position:
+    """The contest's last seq and current epoch (creating the epoch if Redis lost it)."""
+    client = get_async_redis()
+    if client is None:
+        return log.memory_log.position(str(contest_id))
+    return await log.redis_position(client, str(contest_id))
+
+
+async def aevent_log_since(contest_id: object, epoch: str, last_seq: int) -> list[str] | None:
+    """Every room event after last_seq in order, or None if any of them is gone."""
+    client = get_async_redis()
+    if client is None:
+        return log.memory_log.since(str(contest_id), epoch, last_seq)
+    return await log.redis_since(client, str(contest_id), epoch, last_seq)
+
+
+# --- From sync code ------------------------------------------------------------------------
+
+
+def send_to_contest(contest_id: object, event: str, data: dict[str, Any]) -> LoggedEvent:
+    return run_sync(lambda: asend_to_contest(contest_id, event, data))
+
+
+def send_ephemeral(contest_id: object, event: str, data: dict[str, Any]) -> None:
+    run_sync(lambda: asend_ephemeral(contest_id, event, data))
+
+
+def event_log_position(contest_id: object) -> Position:
+    return run_sync(lambda: aevent_log_position(contest_id))
+
+
+def event_log_since(contest_id: object, epoch: str, last_seq: int) -> list[str] | None:
+    return run_sync(lambda: aevent_log_since(contest_id, epoch, last_seq))
