@@ -7,7 +7,7 @@
 
 For each N: creates N users and an active contest, starts daphne (loopback, the flags of
 bench/ws_common.py), opens N sockets from --clients load processes (each socket joins the
-contest), then publishes --events room events through realtime.broadcast at 1/s from this
+contest), then publishes --events room events through realtime.outbound.broadcast at 1/s from this
 process, as the contest clock would. Prints, per delivery, the latency from the event's
 `timestamp` (stamped when it was published) to its arrival at the client: p50, p99, max;
 the median over events of the slowest socket's latency; lost deliveries; daphne's CPU per
