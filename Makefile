@@ -42,10 +42,11 @@ test: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	DEBUG=true $(BIN)/mypy
 
 format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache staticfiles

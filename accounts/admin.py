@@ -17,6 +17,12 @@ class UserChangeForm(DjangoUserChangeForm):
         model = User
 
 
+# Django's UserAdmin declares its fieldsets; the sections after its first two (permissions,
+# important dates) follow ours.
+assert DjangoUserAdmin.fieldsets is not None
+_PERMISSIONS_AND_DATES = DjangoUserAdmin.fieldsets[2:]
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     form = UserChangeForm
@@ -24,7 +30,7 @@ class UserAdmin(DjangoUserAdmin):
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         ("Profile", {"fields": ("display_name", "first_name", "last_name", "email")}),
-        *DjangoUserAdmin.fieldsets[2:],
+        *_PERMISSIONS_AND_DATES,
     )
     add_fieldsets = (
         (

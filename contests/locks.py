@@ -22,13 +22,14 @@ from django.db import connection
 
 from contests.models import Contest, Participant
 from core.time import db_now
+from core.types import ContestId, UserId
 
 
 def _postgresql() -> bool:
     return connection.vendor == "postgresql"
 
 
-def contest_lock(contest_id: object) -> Contest | None:
+def contest_lock(contest_id: ContestId) -> Contest | None:
     """The contest, locked FOR NO KEY UPDATE until the transaction ends."""
     return Contest.objects.select_for_update(no_key=True).filter(pk=contest_id).first()
 
@@ -40,7 +41,7 @@ class RegistrationView:
     max_participants: int | None
 
 
-def contest_share_for_registration(contest_id: object) -> RegistrationView | None:
+def contest_share_for_registration(contest_id: ContestId) -> RegistrationView | None:
     """The contest's id, status and max_participants, FOR SHARE: completing the contest
     locks the row for update, so a registration either commits first (and gets its final
     standing) or sees the contest over."""
@@ -60,7 +61,7 @@ def contest_share_for_registration(contest_id: object) -> RegistrationView | Non
     return RegistrationView(*row) if row else None
 
 
-def registrations_serialize(contest_id: object) -> None:
+def registrations_serialize(contest_id: ContestId) -> None:
     """Serialise registrations of one contest until the transaction ends (the
     max_participants count): the row's FOR SHARE lock does not exclude each other."""
     if _postgresql():
@@ -85,7 +86,7 @@ class LiveStateView:
     participant_id: uuid.UUID | None
 
 
-def contest_share_live_state(contest_id: object, user_id: object) -> LiveStateView | None:
+def contest_share_live_state(contest_id: ContestId, user_id: UserId) -> LiveStateView | None:
     """The live state FOR SHARE, with the clock and the participant id, in one round trip:
     this is the hot path of a contest. Submissions do not block each other, but closing
     the question (which locks the row) waits for those in flight, so the question's stats
@@ -121,7 +122,7 @@ def contest_share_live_state(contest_id: object, user_id: object) -> LiveStateVi
     )
 
 
-def contest_share_if_active(contest_id: object) -> bool:
+def contest_share_if_active(contest_id: ContestId) -> bool:
     """True if the contest is running, holding its row FOR SHARE until the transaction
     ends: a completion waits for the caller (the leaderboard flush while it sends), and a
     caller that comes later finds it completed."""

@@ -6,7 +6,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 
 from django.core.exceptions import ValidationError
 from django.db.models import (
@@ -25,6 +25,25 @@ from django.db.models.functions import Coalesce, RowNumber
 from accounts.models import User
 from contests.errors import ContestNotFound
 from contests.models import Choice, Contest, Participant, Question, Submission
+from core.types import ContestId, QuestionId
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class ContestCounts(TypedDict):
+    question_count: int
+    participant_count: int
+
+
+class QuestionPosition(TypedDict):
+    position: int  # 1-based, in play order
+
+
+# The models with the fields that these reads' .annotate() adds. Quoted: django_stubs_ext
+# is imported for the type checker only.
+ContestWithCounts: TypeAlias = "WithAnnotations[Contest, ContestCounts]"
+QuestionInPlay: TypeAlias = "WithAnnotations[Question, QuestionPosition]"
 
 
 def _count_per_contest(queryset: QuerySet) -> Coalesce:
@@ -39,14 +58,16 @@ def _count_per_contest(queryset: QuerySet) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
-def _contests() -> QuerySet[Contest]:
+def _contests() -> QuerySet[ContestWithCounts]:
     return Contest.objects.annotate(
         question_count=_count_per_contest(Question.objects.all()),
         participant_count=_count_per_contest(Participant.objects.all()),
     )
 
 
-def contest_list(*, status: str | None = None, join_code: str | None = None) -> QuerySet[Contest]:
+def contest_list(
+    *, status: str | None = None, join_code: str | None = None
+) -> QuerySet[ContestWithCounts]:
     """Contests, newest first, with question_count and participant_count."""
     contests = _contests()
     if status:
@@ -56,7 +77,7 @@ def contest_list(*, status: str | None = None, join_code: str | None = None) -> 
     return contests
 
 
-def contest_questions(*, contest_id: object) -> list[Question]:
+def contest_questions(*, contest_id: ContestId) -> list[QuestionInPlay]:
     """A contest's questions in play order, each with `position` (1-based) and its choices."""
     return list(
         Question.objects.filter(contest_id=contest_id)
@@ -83,7 +104,7 @@ _played: OrderedDict[str, dict[str, PlayedQuestion]] = OrderedDict()
 _played_lock = threading.Lock()
 
 
-def started_contest_questions(*, contest_id: object) -> dict[str, PlayedQuestion]:
+def started_contest_questions(*, contest_id: ContestId) -> dict[str, PlayedQuestion]:
     """{question id: PlayedQuestion} of a contest the caller knows has started."""
     key = str(contest_id)
     with _played_lock:
@@ -110,7 +131,7 @@ class QuestionStats:
     correct: int
 
 
-def question_stats(*, question_id: object) -> QuestionStats:
+def question_stats(*, question_id: QuestionId) -> QuestionStats:
     """Accepted answers of a question, and how many were correct (question_change)."""
     stats = Submission.objects.filter(question_id=question_id).aggregate(
         answered=Count("id"), correct=Count("id", filter=Q(is_correct=True))
@@ -120,12 +141,12 @@ def question_stats(*, question_id: object) -> QuestionStats:
 
 @dataclass(frozen=True)
 class ContestDetail:
-    contest: Contest
-    questions: list[Question]
+    contest: ContestWithCounts
+    questions: list[QuestionInPlay]
     is_registered: bool
 
 
-def contest_detail(*, contest_id: object, user: User) -> ContestDetail:
+def contest_detail(*, contest_id: ContestId, user: User) -> ContestDetail:
     contest = _contests().filter(pk=contest_id).first()
     if contest is None:
         raise ContestNotFound()
@@ -136,7 +157,7 @@ def contest_detail(*, contest_id: object, user: User) -> ContestDetail:
     )
 
 
-def contest_problems(*, contest_id: object) -> list[str]:
+def contest_problems(*, contest_id: ContestId) -> list[str]:
     """What keeps an upcoming contest from being played as authored, e.g. a single-choice
     question whose choices were not added yet (the admin saves questions before choices)."""
     contest = Contest.objects.filter(pk=contest_id).first()
@@ -145,7 +166,7 @@ def contest_problems(*, contest_id: object) -> list[str]:
     questions = contest_questions(contest_id=contest.pk)
     if not questions:
         return ["The contest has no questions."]
-    problems = []
+    problems: list[str] = []
     for question in questions:
         question.contest = contest
         try:
@@ -189,7 +210,7 @@ def _question_export(question: Question) -> dict[str, Any]:
     return data
 
 
-def contest_export(*, contest_id: object) -> dict[str, Any]:
+def contest_export(*, contest_id: ContestId) -> dict[str, Any]:
     """A contest as the JSON document that contest_create (and import_contest) reads."""
     contest = Contest.objects.filter(pk=contest_id).first()
     if contest is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import TypedDict
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -208,12 +209,19 @@ LEADERBOARD_TOP_N = env_int("LEADERBOARD_TOP_N", 10, minimum=1, maximum=100)
 SUBMISSION_GRACE_MS = env_int("SUBMISSION_GRACE_MS", 500, minimum=0, maximum=10_000)
 EVENT_LOG_SIZE = env_int("EVENT_LOG_SIZE", 2000, minimum=1000)
 
+
+class PeriodicTask(TypedDict):
+    task: str  # the Celery task's dotted path
+    every: float  # seconds between runs
+    expires: float  # seconds
+
+
 # The periodic tasks, in the order they run: Celery beat queues them with REDIS_URL; the
 # embedded default runs them inside the server (core.periodic). `expires`: ticks stuck in
 # a backlog are dropped after a few intervals (a late one is harmless: transitions happen
 # once). Not one interval: beat stamps the expiry with its own clock and the worker
 # compares it with another machine's.
-PERIODIC_TASKS = {
+PERIODIC_TASKS: dict[str, PeriodicTask] = {
     "contest-tick": {
         "task": "contests.tasks.contest_tick",
         "every": TIMER_INTERVAL_SECONDS,

@@ -34,7 +34,9 @@ NON_FIELD = "non_field_errors"
 class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Machine-readable, e.g. CONTEST_LOCKED.")
     detail = serializers.CharField(help_text="Human-readable.")
-    errors = serializers.DictField(
+    # DRF's metaclass moves declared fields out of the class, so this field does not
+    # replace Serializer.errors; the stubs cannot tell.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
         help_text="Invalid input only: messages by field path, e.g. questions.2.choices.",
@@ -141,6 +143,8 @@ class StrictSerializer(serializers.Serializer):
         try:
             value = super().to_internal_value(data)
         except serializers.ValidationError as exc:
+            # Serializer.to_internal_value raises its errors by field name.
+            assert isinstance(exc.detail, dict)
             raise serializers.ValidationError({**exc.detail, **errors}) from None
         if errors:
             raise serializers.ValidationError(errors)

@@ -172,7 +172,7 @@ def write(
     """Store these totals (newer versions only) and mark the contest dirty if anything
     changed. With the token of a held rebuild lock, the totals are every participant's
     and the set is marked built. Returns how many entries changed, -1 if the lock is lost."""
-    args: list[object] = [contest_id, TTL_SECONDS, rebuild_token]
+    args: list[str | int | float] = [contest_id, TTL_SECONDS, rebuild_token]
     for t in totals:
         args += [
             t.participant_id,

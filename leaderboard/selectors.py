@@ -20,6 +20,7 @@ from accounts.models import User
 from contests.errors import ContestNotFound
 from contests.models import Contest, Participant
 from core.redis import get_redis
+from core.types import ContestId, ParticipantId, UserId
 from leaderboard import live, ranking
 from leaderboard.errors import StandingsNotFinal
 from leaderboard.models import FinalStanding
@@ -35,7 +36,7 @@ Ranks = dict[str, dict[str, int]]
 
 
 def totals_from_database(
-    *, contest_id: object, participant_id: object | None = None
+    *, contest_id: ContestId, participant_id: ParticipantId | None = None
 ) -> list[ranking.Totals]:
     """Every participant's totals (or one participant's) in one query."""
     correct = Q(submissions__is_correct=True)
@@ -76,16 +77,16 @@ def totals_from_database(
     ]
 
 
-def standings_from_database(*, contest_id: object) -> list[ranking.Standing]:
+def standings_from_database(*, contest_id: ContestId) -> list[ranking.Standing]:
     """The whole ranking computed from submissions: the source every store derives from."""
     return ranking.rank_all(totals_from_database(contest_id=contest_id))
 
 
-def _entry(*, rank: int, user_id: object, display_name: str, score: int) -> dict[str, Any]:
+def _entry(*, rank: int, user_id: UserId, display_name: str, score: int) -> dict[str, Any]:
     return {"rank": rank, "userId": str(user_id), "displayName": display_name, "score": score}
 
 
-def _status(contest_id: object) -> str:
+def _status(contest_id: ContestId) -> str:
     status = Contest.objects.filter(pk=contest_id).values_list("status", flat=True).first()
     if status is None:
         raise ContestNotFound()
@@ -111,7 +112,7 @@ def _read_live(client: redis.Redis, contest_id: str, read: Callable[[], T]) -> T
         return read()
 
 
-def live_top(*, contest_id: object, limit: int) -> Board:
+def live_top(*, contest_id: ContestId, limit: int) -> Board:
     """The running board, without the status check (the flush knows the contest is live)."""
     client = get_redis()
     if client is None:
@@ -135,7 +136,7 @@ def live_top(*, contest_id: object, limit: int) -> Board:
     return {"top": top, "totalParticipants": total}
 
 
-def _final_top(contest_id: object, limit: int) -> Board:
+def _final_top(contest_id: ContestId, limit: int) -> Board:
     rows = FinalStanding.objects.filter(contest_id=contest_id).order_by("rank")
     top = [
         _entry(rank=rank, user_id=user_id, display_name=name, score=score)
@@ -146,7 +147,7 @@ def _final_top(contest_id: object, limit: int) -> Board:
     return {"top": top, "totalParticipants": rows.count()}
 
 
-def _board(contest_id: object, status: str, limit: int) -> Board:
+def _board(contest_id: ContestId, status: str, limit: int) -> Board:
     if status == Contest.Status.COMPLETED:
         return _final_top(contest_id, limit)
     if status == Contest.Status.CANCELLED:
@@ -158,12 +159,12 @@ def _board(contest_id: object, status: str, limit: int) -> Board:
     return live_top(contest_id=contest_id, limit=limit)
 
 
-def leaderboard_top(*, contest_id: object, limit: int) -> Board:
+def leaderboard_top(*, contest_id: ContestId, limit: int) -> Board:
     """{"top": [{rank, userId, displayName, score}], "totalParticipants"}."""
     return _board(contest_id, _status(contest_id), limit)
 
 
-def _ranks(contest_id: object, status: str, participant_ids: list[str]) -> Ranks:
+def _ranks(contest_id: ContestId, status: str, participant_ids: list[str]) -> Ranks:
     if status == Contest.Status.CANCELLED:
         return {}
     if status == Contest.Status.COMPLETED:
@@ -188,7 +189,7 @@ def _ranks(contest_id: object, status: str, participant_ids: list[str]) -> Ranks
     return _read_live(client, cid, lambda: live.ranks(client, cid, participant_ids))
 
 
-def leaderboard_ranks(*, contest_id: object, participant_ids: Iterable[object]) -> Ranks:
+def leaderboard_ranks(*, contest_id: ContestId, participant_ids: Iterable[ParticipantId]) -> Ranks:
     """{participant id: {"rank", "score"}} for those of the ids on the board: one Redis
     round trip (or one query) for any number of ids."""
     ids = [str(pid) for pid in participant_ids]
@@ -198,7 +199,7 @@ def leaderboard_ranks(*, contest_id: object, participant_ids: Iterable[object]) 
 
 
 def leaderboard_live_ranks(
-    *, contest_id: object, participant_ids: Iterable[object]
+    *, contest_id: ContestId, participant_ids: Iterable[ParticipantId]
 ) -> Ranks | None:
     """The live ranks from Redis alone, with no database query: for the hub's
     leaderboard_update (sent only while the contest runs), so it never waits for a
@@ -216,7 +217,7 @@ def leaderboard_live_ranks(
         return None
 
 
-def leaderboard_for_user(*, contest_id: object, limit: int, user: User | None) -> Board:
+def leaderboard_for_user(*, contest_id: ContestId, limit: int, user: User | None) -> Board:
     """The REST view: status, the top `limit`, and the user's own rank if they play."""
     status = _status(contest_id)
     board = _board(contest_id, status, limit)
@@ -232,7 +233,7 @@ def leaderboard_for_user(*, contest_id: object, limit: int, user: User | None) -
     return {"contestId": str(contest_id), "status": status, **board, "you": you}
 
 
-def final_standings(*, contest_id: object) -> list[FinalStanding]:
+def final_standings(*, contest_id: ContestId) -> list[FinalStanding]:
     """Every final standing in rank order, with participant and user loaded."""
     if _status(contest_id) != Contest.Status.COMPLETED:
         raise StandingsNotFinal()
@@ -246,13 +247,15 @@ def final_standings(*, contest_id: object) -> list[FinalStanding]:
 class _LeaderboardSource:
     """What realtime.outbound.personalize reads: see its LeaderboardSource."""
 
-    def top(self, *, contest_id: object, limit: int) -> Board:
+    def top(self, *, contest_id: ContestId, limit: int) -> Board:
         return leaderboard_top(contest_id=contest_id, limit=limit)
 
-    def ranks(self, *, contest_id: object, participant_ids: Iterable[object]) -> Ranks:
+    def ranks(self, *, contest_id: ContestId, participant_ids: Iterable[ParticipantId]) -> Ranks:
         return leaderboard_ranks(contest_id=contest_id, participant_ids=participant_ids)
 
-    def live_ranks(self, *, contest_id: object, participant_ids: Iterable[object]) -> Ranks | None:
+    def live_ranks(
+        self, *, contest_id: ContestId, participant_ids: Iterable[ParticipantId]
+    ) -> Ranks | None:
         return leaderboard_live_ranks(contest_id=contest_id, participant_ids=participant_ids)
 
 

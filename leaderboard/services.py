@@ -19,6 +19,7 @@ from django.db import transaction
 from contests.locks import contest_share_if_active
 from contests.models import Contest
 from core.redis import get_redis
+from core.types import ContestId, ParticipantId
 from leaderboard import live, ranking, selectors
 from leaderboard.models import FinalStanding
 from realtime.outbound import emit
@@ -47,7 +48,7 @@ _memory_dirty = _MemoryDirty()
 
 
 def leaderboard_record(
-    *, contest_id: object, participant_id: object, totals: ranking.Totals | None = None
+    *, contest_id: ContestId, participant_id: ParticipantId, totals: ranking.Totals | None = None
 ) -> None:
     """Write one participant's absolute totals, read from the database now, and mark the
     contest dirty. Runs on commit of a registration or a submission; a submission passes
@@ -75,7 +76,7 @@ def leaderboard_record(
             logger.warning("could not mark contest %s's leaderboard for rebuild", cid)
 
 
-def leaderboard_rebuild(*, contest_id: object, if_missing: bool = False) -> None:
+def leaderboard_rebuild(*, contest_id: ContestId, if_missing: bool = False) -> None:
     """Rebuild the contest's live set from the database (no-op without Redis, where the
     database is the store). With `if_missing`, only if it is not built (after a flush)."""
     client = get_redis()
@@ -142,7 +143,7 @@ def leaderboard_flush() -> None:
 
 
 @transaction.atomic
-def final_standings_write(*, contest_id: object) -> None:
+def final_standings_write(*, contest_id: ContestId) -> None:
     """Store every participant's final place, computed from the database with the ranking
     rule. Runs inside the transaction that completes the contest."""
     standings = selectors.standings_from_database(contest_id=contest_id)
@@ -161,7 +162,7 @@ def final_standings_write(*, contest_id: object) -> None:
     transaction.on_commit(lambda: _drop_live(str(contest_id)))
 
 
-def leaderboard_discard(*, contest_id: object) -> None:
+def leaderboard_discard(*, contest_id: ContestId) -> None:
     """A cancelled contest has no ranking: forget its live set (on commit of the cancel)."""
     _drop_live(str(contest_id))
 

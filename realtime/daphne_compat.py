@@ -72,6 +72,8 @@ def _patch_daphne() -> None:
             return
         handle_reply(self, message)
 
+    # The mark that install() checks above; mypy has no notion of attributes set on a
+    # function.
     handle_reply_with_reason.passes_close_reason = True  # type: ignore[attr-defined]
     AccessLogGenerator.write_entry = redacted_write_entry
     WebSocketProtocol.handle_reply = handle_reply_with_reason

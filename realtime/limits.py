@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from core.redis import get_async_redis, redis_key
+from core.types import UserId
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ return 1
 """
 
 
-def _slot_key(user_id: object) -> str:
+def _slot_key(user_id: UserId) -> str:
     return redis_key("ws", "slots", user_id)
 
 
@@ -95,7 +96,7 @@ class ConnectionSlots:
         self.local: dict[str, set[str]] = defaultdict(set)
         self._refresher: asyncio.Task[None] | None = None
 
-    async def acquire(self, user_id: object) -> str | None:
+    async def acquire(self, user_id: UserId) -> str | None:
         """A new connection id, or None if the user has no free slot."""
         user = str(user_id)
         connection_id = uuid.uuid4().hex
@@ -118,7 +119,7 @@ class ConnectionSlots:
         self.local[user].add(connection_id)
         return connection_id
 
-    async def release(self, user_id: object, connection_id: str) -> None:
+    async def release(self, user_id: UserId, connection_id: str) -> None:
         user = str(user_id)
         self.local[user].discard(connection_id)
         if not self.local[user]:
@@ -149,7 +150,7 @@ class ConnectionSlots:
         # Chunks keep each script short: Redis runs nothing else while a script runs.
         for start in range(0, len(users), REFRESH_CHUNK_USERS):
             chunk = users[start : start + REFRESH_CHUNK_USERS]
-            argv: list[object] = [SLOT_TTL_SECONDS * 1000]
+            argv: list[str | int] = [SLOT_TTL_SECONDS * 1000]
             for _, connection_ids in chunk:
                 argv.append(len(connection_ids))
                 argv.extend(connection_ids)

@@ -71,7 +71,7 @@ def _token(scope: dict[str, Any]) -> str | None:
 
 def _user_for(token: AccessToken) -> User | Refusal:
     try:
-        return JWTAuthentication().get_user(token)
+        user = JWTAuthentication().get_user(token)
     except AuthenticationFailed as exc:
         code = exc.detail.get("code") if isinstance(exc.detail, dict) else None
         if code == "user_inactive":
@@ -79,6 +79,9 @@ def _user_for(token: AccessToken) -> User | Refusal:
         if code == "user_not_found":
             return UNKNOWN_USER
         return INVALID_TOKEN
+    # simplejwt loads settings.AUTH_USER_MODEL, which is accounts.User.
+    assert isinstance(user, User)
+    return user
 
 
 async def authenticate(scope: dict[str, Any]) -> User | Refusal:
@@ -88,7 +91,8 @@ async def authenticate(scope: dict[str, Any]) -> User | Refusal:
     if raw is None:
         return MISSING_TOKEN
     try:
-        token = AccessToken(raw)
+        # simplejwt annotates the encoded token as a Token; it is the JWT's text.
+        token = AccessToken(raw)  # type: ignore[arg-type]
     except ExpiredTokenError:
         return TOKEN_EXPIRED
     except TokenError:

@@ -90,6 +90,8 @@ class Session:
                 return await self._replay(
                     contest_id, request_id, texts, (resync.last_seq, resync.epoch)
                 )
+        # enter() sets it on joining, before any reply.
+        assert self.participant_id is not None
         # Read before the snapshot: the snapshot then includes every event up to seq.
         seq, epoch = await broadcast.aevent_log_position(contest_id)
         state = await run_in_db_thread(contest_state)(

@@ -27,8 +27,15 @@ from django.http import (
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from accounts.models import User
 from contests import selectors, services
-from contests.admin.forms import ContestForm, QuestionForm, ServiceSavesAdmin, link
+from contests.admin.forms import (
+    ContestForm,
+    QuestionForm,
+    ServiceSavesAdmin,
+    link,
+    marked_for_deletion,
+)
 from contests.controls import CONTROLS, Control, controls_for
 from contests.models import Contest, Question
 from core.errors import DomainError
@@ -55,7 +62,7 @@ class QuestionInlineFormSet(BaseInlineFormSet):
     def clean(self) -> None:
         super().clean()
         for form in self.forms:
-            if form.errors or not form.has_changed() or self._should_delete_form(form):
+            if form.errors or not form.has_changed() or marked_for_deletion(form):
                 continue
             question = form.instance
             question_type = form.cleaned_data["type"]
@@ -74,7 +81,7 @@ class QuestionInlineFormSet(BaseInlineFormSet):
         moving = [
             form.instance.pk
             for form in self.initial_forms
-            if "order" in form.changed_data or self._should_delete_form(form)
+            if "order" in form.changed_data or marked_for_deletion(form)
         ]
         Question.objects.filter(pk__in=moving).update(order=F("order") + ORDER_SHIFT)
         return super().save(commit)
@@ -138,15 +145,15 @@ class FinalStandingInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("participant")
 
 
-LIVE_FIELDS = [
+LIVE_FIELDS = (
     "status",
     "join_code",
     *Contest.LIVE_STATE_FIELDS,
     "results",
     "created_by",
     "created_at",
-]
-AUTHORING_FIELDS = ["add_question", "readiness"]
+)
+AUTHORING_FIELDS = ("add_question", "readiness")
 
 
 def _run_control(
@@ -191,7 +198,7 @@ class ContestAdmin(ServiceSavesAdmin):
     search_fields = ["title", "join_code"]
     date_hierarchy = "created_at"
     fieldsets = [
-        (None, {"fields": ContestForm.Meta.fields}),
+        (None, {"fields": tuple(ContestForm.Meta.fields)}),
         ("Live state", {"fields": LIVE_FIELDS}),
         ("Questions", {"fields": AUTHORING_FIELDS}),
     ]
@@ -228,16 +235,18 @@ class ContestAdmin(ServiceSavesAdmin):
             data = {field: form.cleaned_data[field] for field in form.changed_data}
             saved = services.contest_update(contest_id=obj.pk, data=data)
         else:
+            # The admin lets only signed-in staff this far.
+            assert isinstance(request.user, User)
             saved = services.contest_create(data=form.cleaned_data, created_by=request.user)
         # The inline formsets and the response hold `obj`: make it the saved contest.
         vars(obj).update(vars(saved))
 
     @admin.display(description="Questions", ordering="question_count")
-    def question_count(self, contest: Contest) -> int:
+    def question_count(self, contest: selectors.ContestWithCounts) -> int:
         return contest.question_count
 
     @admin.display(description="Participants", ordering="participant_count")
-    def participant_count(self, contest: Contest) -> int:
+    def participant_count(self, contest: selectors.ContestWithCounts) -> int:
         return contest.participant_count
 
     @admin.display(description="Add")

@@ -3,11 +3,13 @@ admins whose saves and deletes call services."""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.forms.formsets import DELETION_FIELD_NAME
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
@@ -17,7 +19,7 @@ from contests.models import Contest, Question
 from core.errors import DomainError
 
 
-class LinesField(forms.CharField):
+class LinesField(forms.Field):
     """A list of strings, edited one per line (text questions' accepted answers)."""
 
     widget = forms.Textarea(attrs={"rows": 2, "cols": 30})
@@ -26,7 +28,7 @@ class LinesField(forms.CharField):
         return "\n".join(value) if isinstance(value, list) else value
 
     def to_python(self, value: Any) -> list[str]:
-        text = super().to_python(value)
+        text = "" if value in self.empty_values else str(value)
         return [line.strip() for line in text.splitlines() if line.strip()]
 
     def has_changed(self, initial: Any, data: Any) -> bool:
@@ -39,13 +41,25 @@ class RefusableForm(forms.ModelForm):
 
     refused: ValidationError | None = None
 
-    def clean(self) -> dict[str, Any]:
+    def clean(self) -> dict[str, Any] | None:
         cleaned_data = super().clean()
         if self.refused is not None:
             errors = getattr(self.refused, "message_dict", {None: self.refused.messages})
             for field, field_errors in errors.items():
                 self.add_error(field if field in self.fields else None, field_errors)
         return cleaned_data
+
+
+# The refusal of the save being shown again, for get_form to hand to the form.
+_refused_by_service: ContextVar[ValidationError | None] = ContextVar(
+    "refused_by_service", default=None
+)
+
+
+def marked_for_deletion(form: forms.BaseForm) -> bool:
+    """Whether a formset's form is ticked for deletion: the test of Django's
+    BaseFormSet._should_delete_form, which is private (and not in the type stubs)."""
+    return bool(form.cleaned_data.get(DELETION_FIELD_NAME, False))
 
 
 class ServiceSavesAdmin(admin.ModelAdmin):
@@ -67,15 +81,20 @@ class ServiceSavesAdmin(admin.ModelAdmin):
             self.message_user(request, exc.message, messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
         except ValidationError as exc:
-            request.refused_by_service = exc
-            return super().changeform_view(request, object_id, form_url, extra_context)
+            refused = _refused_by_service.set(exc)
+            try:
+                return super().changeform_view(request, object_id, form_url, extra_context)
+            finally:
+                _refused_by_service.reset(refused)
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
     ) -> type[forms.ModelForm]:
         form = super().get_form(request, obj, change, **kwargs)
+        # modelform_factory subclasses self.form, a RefusableForm in the admins here.
+        assert issubclass(form, RefusableForm)
         # A class made for this request (modelform_factory), so this stays with it.
-        form.refused = getattr(request, "refused_by_service", None)
+        form.refused = _refused_by_service.get()
         return form
 
     def delete_view(

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
 from contests import services
-from contests.admin.forms import QuestionForm, ServiceSavesAdmin
+from contests.admin.forms import QuestionForm, ServiceSavesAdmin, marked_for_deletion
 from contests.models import Choice, Contest, Question
 
 
@@ -23,7 +23,7 @@ class ChoiceInlineFormSet(BaseInlineFormSet):
         choices = [
             (form.cleaned_data["text"], form.cleaned_data.get("is_correct", False))
             for form in self.forms
-            if form.cleaned_data and not self._should_delete_form(form)
+            if form.cleaned_data and not marked_for_deletion(form)
         ]
         # self.instance carries the question form's values, including a changed type.
         Question.validate_choices(self.instance.type, choices)
@@ -75,8 +75,9 @@ class QuestionAdmin(ServiceSavesAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
-        initial = super().get_changeform_initial_data(request)
-        contest = Contest.objects.filter(pk=_uuid_or_none(initial.get("contest"))).first()
+        initial: dict[str, Any] = super().get_changeform_initial_data(request)
+        contest_id = _uuid_or_none(initial.get("contest"))
+        contest = Contest.objects.filter(pk=contest_id).first() if contest_id else None
         if contest is not None:
             last = contest.questions.order_by("-order").values_list("order", flat=True).first()
             initial["order"] = (last or 0) + 1
@@ -115,11 +116,13 @@ class QuestionAdmin(ServiceSavesAdmin):
             reverse("admin:contests_contest_change", args=[question.contest_id])
         )
 
-    def response_add(self, request: HttpRequest, obj: Question, post_url_continue: Any = None):
+    def response_add(
+        self, request: HttpRequest, obj: Question, post_url_continue: Any = None
+    ) -> HttpResponse:
         response = super().response_add(request, obj, post_url_continue)
         return self._back_to_contest(request, obj) or response
 
-    def response_change(self, request: HttpRequest, obj: Question):
+    def response_change(self, request: HttpRequest, obj: Question) -> HttpResponse:
         response = super().response_change(request, obj)
         return self._back_to_contest(request, obj) or response
 

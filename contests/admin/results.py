@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.contrib import admin
 from django.db.models import QuerySet, Sum
 from django.http import HttpRequest
 
 from contests.models import Participant, Submission
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -22,6 +25,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class ParticipantScore(TypedDict):
+    score: int | None  # The sum of no submissions is NULL.
+
+
 @admin.register(Participant)
 class ParticipantAdmin(ReadOnlyAdmin):
     list_display = ["display_name", "user", "contest", "score", "registered_at"]
@@ -33,7 +40,7 @@ class ParticipantAdmin(ReadOnlyAdmin):
         return super().get_queryset(request).annotate(score=Sum("submissions__points_awarded"))
 
     @admin.display(description="Score", ordering="score")
-    def score(self, participant: Participant) -> int:
+    def score(self, participant: WithAnnotations[Participant, ParticipantScore]) -> int:
         return participant.score or 0
 
 

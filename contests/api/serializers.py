@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from contests import grading
 from contests.models import MAX_QUESTIONS_PER_CONTEST, Contest, Participant, Question
+from contests.selectors import QuestionInPlay
 from core.api import StrictSerializer
 
 # --- Input ---------------------------------------------------------------------------------
@@ -54,7 +55,9 @@ class ContestInputSerializer(StrictSerializer):
     intermission_seconds = serializers.IntegerField(required=False, help_text="0..600, default 5.")
     requires_registration = serializers.BooleanField(required=False)
     max_participants = serializers.IntegerField(required=False, allow_null=True)
-    questions = QuestionInputSerializer(
+    # many=True hands max_length to the ListSerializer it builds (LIST_SERIALIZER_KWARGS);
+    # the stubs' Serializer.__init__ does not list it.
+    questions = QuestionInputSerializer(  # type: ignore[call-arg]
         many=True, required=False, max_length=MAX_QUESTIONS_PER_CONTEST
     )
 
@@ -134,7 +137,7 @@ class QuestionOutputSerializer(serializers.Serializer):
         child=serializers.CharField(), required=False, help_text="Staff only."
     )
 
-    def to_representation(self, question: Question) -> dict[str, Any]:
+    def to_representation(self, question: QuestionInPlay) -> dict[str, Any]:
         contest: Contest = self.context["contest"]
         staff: bool = self.context["staff"]
         live = contest.question_is_live(question.position)
@@ -195,8 +198,9 @@ class ContestDetailSerializer(ContestSummarySerializer):
     @extend_schema_field(QuestionOutputSerializer(many=True))
     def get_questions(self, contest: Contest) -> list[dict[str, Any]]:
         context = {"contest": contest, "staff": self.context["staff"]}
-        return QuestionOutputSerializer(
-            self.context["detail"].questions, many=True, context=context
+        # What many=True builds, spelt out: the stubs then know its data is a list.
+        return serializers.ListSerializer(
+            self.context["detail"].questions, child=QuestionOutputSerializer(), context=context
         ).data
 
 

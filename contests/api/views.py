@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import User
 from contests import selectors, services
 from contests.api.serializers import (
     ContestDetailSerializer,
@@ -48,13 +49,20 @@ def _contest_uuid(raw: str) -> uuid.UUID:
     return path_uuid(raw, ContestNotFound)
 
 
+def _signed_in_user(request: Request) -> User:
+    # Every view here requires a signed-in user (IsAuthenticated, or HasModelPermission,
+    # which requires staff): DRF has refused anonymous requests before the view runs.
+    assert isinstance(request.user, User)
+    return request.user
+
+
 class ContestPagination(PageNumberPagination):
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
 
 
-class StaffWritesMixin:
+class StaffWritesMixin(APIView):
     """Anyone signed in reads; writes need `write_permission`."""
 
     write_permission = "contests.change_contest"
@@ -94,7 +102,9 @@ class ContestListView(StaffWritesMixin, GenericAPIView):
     def post(self, request: Request) -> Response:
         serializer = ContestInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        contest = services.contest_create(data=serializer.validated_data, created_by=request.user)
+        contest = services.contest_create(
+            data=serializer.validated_data, created_by=_signed_in_user(request)
+        )
         return _detail_response(request, contest.pk, status.HTTP_201_CREATED)
 
 
@@ -150,7 +160,7 @@ class ContestRegisterView(APIView):
         serializer = ParticipantRegisterInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         participant, created = services.participant_register(
-            contest_id=pk, user=request.user, **serializer.validated_data
+            contest_id=pk, user=_signed_in_user(request), **serializer.validated_data
         )
         return Response(
             ParticipantOutputSerializer(participant).data,
@@ -161,9 +171,10 @@ class ContestRegisterView(APIView):
 def _detail_response(
     request: Request, contest_id: uuid.UUID, status_code: int = status.HTTP_200_OK
 ) -> Response:
-    detail = selectors.contest_detail(contest_id=contest_id, user=request.user)
+    user = _signed_in_user(request)
+    detail = selectors.contest_detail(contest_id=contest_id, user=user)
     serializer = ContestDetailSerializer(
-        detail.contest, context={"detail": detail, "staff": request.user.is_staff}
+        detail.contest, context={"detail": detail, "staff": user.is_staff}
     )
     return Response(serializer.data, status=status_code)
 

@@ -16,6 +16,7 @@ from contests.errors import ContestLocked, ContestNotFound
 from contests.locks import contest_lock
 from contests.models import MAX_QUESTIONS_PER_CONTEST, Choice, Contest, Question
 from core.time import db_now
+from core.types import ContestId
 
 CONTEST_FIELDS = (
     "title",
@@ -137,7 +138,7 @@ def contest_create(*, data: dict[str, Any], created_by: User | None) -> Contest:
 
 
 @transaction.atomic
-def contest_update(*, contest_id: object, data: dict[str, Any]) -> Contest:
+def contest_update(*, contest_id: ContestId, data: dict[str, Any]) -> Contest:
     """Change an upcoming contest, validated like contest_create.
 
     The fields present in `data` replace the contest's; `questions`, when present,
@@ -171,7 +172,7 @@ def contest_update(*, contest_id: object, data: dict[str, Any]) -> Contest:
     return contest
 
 
-def _contest_lock_for_authoring(contest_id: object) -> Contest:
+def _contest_lock_for_authoring(contest_id: ContestId) -> Contest:
     """Lock an upcoming contest's row as the clock does, until the caller's transaction
     ends: the contest cannot start before the questions written meanwhile commit (once
     started, its questions are cached by every process)."""

@@ -30,6 +30,7 @@ from contests.locks import contest_lock
 from contests.models import Contest, Question
 from contests.selectors import contest_problems, question_stats
 from core.time import db_now
+from core.types import ContestId
 from leaderboard.selectors import leaderboard_top
 from leaderboard.services import final_standings_write, leaderboard_discard
 from realtime.outbound import emit
@@ -43,7 +44,7 @@ def _grace() -> timedelta:
     return timedelta(milliseconds=settings.SUBMISSION_GRACE_MS)
 
 
-def _contest_lock_or_404(contest_id: object) -> Contest:
+def _contest_lock_or_404(contest_id: ContestId) -> Contest:
     contest = contest_lock(contest_id)
     if contest is None:
         raise ContestNotFound()
@@ -69,12 +70,20 @@ def _start_is_due(contest: Contest, now: datetime) -> bool:
     )
 
 
+def _open_question_closes_at(contest: Contest) -> datetime:
+    """When the open question is due to close: its deadline, plus the grace for answers
+    in flight."""
+    # Opening a question sets its deadline, and nothing clears it while it is open.
+    assert contest.question_deadline is not None
+    return contest.question_deadline + _grace()
+
+
 def _close_is_due(contest: Contest, now: datetime) -> bool:
     return (
         contest.status == Contest.Status.ACTIVE
         and contest.question_open
         and contest.paused_at is None
-        and now > contest.question_deadline + _grace()
+        and now > _open_question_closes_at(contest)
     )
 
 
@@ -126,7 +135,7 @@ def _question_close(
             # Counted from when the question was due to close, not from the tick that
             # closed it (up to one tick later), so intermissions keep their length; after
             # a tick late by more than the intermission, the next tick opens the question.
-            closed_at = min(now, contest.question_deadline + _grace())
+            closed_at = min(now, _open_question_closes_at(contest))
         contest.next_question_at = closed_at + timedelta(seconds=contest.intermission_seconds)
     contest.save(update_fields=_LIVE_FIELDS)
     emit.question_change(
@@ -154,7 +163,7 @@ def _contest_complete(contest: Contest, now: datetime) -> None:
     )
 
 
-def contest_start(*, contest_id: object, now: datetime | None = None) -> Contest:
+def contest_start(*, contest_id: ContestId, now: datetime | None = None) -> Contest:
     """upcoming → active, question 1 open ("Start now"; the tick does it at start_time).
 
     Raises InvalidTransition unless the contest is upcoming, ContestHasNoQuestions if it
@@ -175,7 +184,7 @@ def contest_start(*, contest_id: object, now: datetime | None = None) -> Contest
     return contest
 
 
-def contest_end_now(*, contest_id: object, now: datetime | None = None) -> Contest:
+def contest_end_now(*, contest_id: ContestId, now: datetime | None = None) -> Contest:
     """Organizer: end a running contest now. An open question closes first (its answer
     and stats are shown), then the contest completes with final standings."""
     with transaction.atomic():
@@ -190,7 +199,7 @@ def contest_end_now(*, contest_id: object, now: datetime | None = None) -> Conte
     return contest
 
 
-def contest_cancel(*, contest_id: object, now: datetime | None = None) -> Contest:
+def contest_cancel(*, contest_id: ContestId, now: datetime | None = None) -> Contest:
     """Organizer: call off an upcoming or running contest. No standings are written;
     players get contest_end with status "cancelled" and an empty finalLeaderboard."""
     with transaction.atomic():
@@ -210,7 +219,7 @@ def contest_cancel(*, contest_id: object, now: datetime | None = None) -> Contes
     return contest
 
 
-def question_skip(*, contest_id: object, now: datetime | None = None) -> Contest:
+def question_skip(*, contest_id: ContestId, now: datetime | None = None) -> Contest:
     """Organizer: close the open question now, whatever its deadline (also while paused)."""
     with transaction.atomic():
         contest = _contest_lock_or_404(contest_id)
@@ -220,7 +229,7 @@ def question_skip(*, contest_id: object, now: datetime | None = None) -> Contest
     return contest
 
 
-def contest_pause(*, contest_id: object, now: datetime | None = None) -> Contest:
+def contest_pause(*, contest_id: ContestId, now: datetime | None = None) -> Contest:
     """Organizer: stop the clock of the open question or of the intermission."""
     with transaction.atomic():
         contest = _contest_lock_or_404(contest_id)
@@ -233,7 +242,7 @@ def contest_pause(*, contest_id: object, now: datetime | None = None) -> Contest
     return contest
 
 
-def contest_resume(*, contest_id: object, now: datetime | None = None) -> Contest:
+def contest_resume(*, contest_id: ContestId, now: datetime | None = None) -> Contest:
     """Organizer: restart the clock; the open question keeps the time it had left, so its
     start, deadline and the end of the intermission move by the paused duration."""
     with transaction.atomic():
@@ -243,6 +252,9 @@ def contest_resume(*, contest_id: object, now: datetime | None = None) -> Contes
         now = now or db_now()
         paused_for = max(now - contest.paused_at, timedelta(0))
         if contest.question_open:
+            # Opening a question sets both, and nothing clears them while it is open.
+            assert contest.question_started_at is not None
+            assert contest.question_deadline is not None
             contest.question_started_at += paused_for
             contest.question_deadline += paused_for
         if contest.next_question_at is not None:
@@ -253,7 +265,7 @@ def contest_resume(*, contest_id: object, now: datetime | None = None) -> Contes
     return contest
 
 
-def _contest_advance(*, contest_id: object, now: datetime | None) -> None:
+def _contest_advance(*, contest_id: ContestId, now: datetime | None) -> None:
     """The tick's step for one contest: whichever transition is due on the locked row."""
     with transaction.atomic():
         contest = contest_lock(contest_id)

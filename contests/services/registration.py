@@ -9,11 +9,12 @@ from accounts.models import User
 from contests.errors import ContestClosed, ContestFull, ContestNotFound, NotRegistered
 from contests.locks import contest_share_for_registration, registrations_serialize
 from contests.models import Contest, Participant
+from core.types import ContestId
 from leaderboard.services import leaderboard_record
 
 
 def participant_register(
-    *, contest_id: object, user: User, display_name: str | None = None
+    *, contest_id: ContestId, user: User, display_name: str | None = None
 ) -> tuple[Participant, bool]:
     """Register a user for a contest; returns (participant, created).
 
@@ -51,7 +52,7 @@ def participant_register(
     return participant, True
 
 
-def participant_join(*, contest_id: object, user: User) -> Participant:
+def participant_join(*, contest_id: ContestId, user: User) -> Participant:
     """The user's participant in a contest they join over the WebSocket.
 
     A contest that does not require registration registers the user on joining (full

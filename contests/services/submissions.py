@@ -23,6 +23,7 @@ from contests.errors import (
 from contests.locks import contest_share_live_state
 from contests.models import Contest, Submission
 from contests.selectors import started_contest_questions
+from core.types import ContestId, QuestionId
 from leaderboard.selectors import totals_from_database
 from leaderboard.services import leaderboard_record
 
@@ -34,7 +35,7 @@ class SubmissionOutcome:
 
 
 def submission_create(
-    *, contest_id: object, question_id: object, user: User, answer: Any
+    *, contest_id: ContestId, question_id: QuestionId, user: User, answer: Any
 ) -> SubmissionOutcome:
     """Grade, score and store one answer; committed before this returns.
 
@@ -51,7 +52,8 @@ def submission_create(
                 raise ContestNotFound()
             if state.status != Contest.Status.ACTIVE:
                 raise ContestNotActive()
-            if state.participant_id is None:
+            participant_id = state.participant_id
+            if participant_id is None:
                 raise NotRegistered()
             # The contest is active, so its questions are frozen and may come from cache.
             played = started_contest_questions(contest_id=contest_id).get(str(question_id))
@@ -59,16 +61,20 @@ def submission_create(
                 raise QuestionNotFound()
             if not state.question_open or played.position != state.current_question_index:
                 raise QuestionClosed()
+            # Opening a question sets its start and deadline, and nothing clears them
+            # while it is open.
+            started_at, deadline = state.question_started_at, state.question_deadline
+            assert started_at is not None and deadline is not None
             grace = timedelta(milliseconds=settings.SUBMISSION_GRACE_MS)
             # A pause stops the clock, but not one that came after the deadline passed.
-            if (state.paused_at or state.now) > state.question_deadline + grace:
+            if (state.paused_at or state.now) > deadline + grace:
                 raise QuestionClosed("The deadline of this question has passed.")
 
             question, choices = played.question, played.choices
             normalized = grading.answer_normalize(question, choices, answer)
             is_correct = grading.answer_is_correct(question, choices, normalized)
             clock = state.paused_at or state.now
-            response_ms = max(0, int((clock - state.question_started_at).total_seconds() * 1000))
+            response_ms = max(0, int((clock - started_at).total_seconds() * 1000))
             points = grading.points_for(
                 question=question,
                 scoring_mode=state.scoring_mode,
@@ -78,7 +84,7 @@ def submission_create(
             # The last write of the transaction: a duplicate fails it as a whole (no
             # savepoint needed), caught below.
             submission = Submission.objects.create(
-                participant_id=state.participant_id,
+                participant_id=participant_id,
                 question=question,
                 answer=normalized,
                 is_correct=is_correct,
@@ -86,14 +92,12 @@ def submission_create(
                 response_time_ms=response_ms,
                 received_at=state.now,
             )
-            (totals,) = totals_from_database(
-                contest_id=contest_id, participant_id=state.participant_id
-            )
+            (totals,) = totals_from_database(contest_id=contest_id, participant_id=participant_id)
             # robust: the answer is committed whatever happens to the leaderboard's
             # cache (it is rebuilt from the database), so its reply must still go out.
             transaction.on_commit(
                 lambda: leaderboard_record(
-                    contest_id=contest_id, participant_id=state.participant_id, totals=totals
+                    contest_id=contest_id, participant_id=participant_id, totals=totals
                 ),
                 robust=True,
             )

@@ -20,6 +20,7 @@ from channels.layers import get_channel_layer
 from redis.exceptions import RedisError
 
 from core.redis import get_async_redis
+from core.types import ContestId
 from realtime.outbound import log
 from realtime.outbound.bridge import run_sync
 from realtime.outbound.envelope import Position, envelope, open_envelope
@@ -34,7 +35,7 @@ SEND_ATTEMPTS = 3
 LOCK_WAIT_SECONDS = 5.0
 
 
-def group_name(contest_id: object) -> str:
+def group_name(contest_id: ContestId) -> str:
     return f"contest.{contest_id}"
 
 
@@ -45,7 +46,7 @@ async def _publish(contest_id: str, text: str) -> None:
     )
 
 
-async def asend_to_contest(contest_id: object, event: str, data: dict[str, Any]) -> LoggedEvent:
+async def asend_to_contest(contest_id: ContestId, event: str, data: dict[str, Any]) -> LoggedEvent:
     """Stamp, log and publish one room event; returns its seq and epoch."""
     contest_id = str(contest_id)
     open_text = open_envelope(event, data)
@@ -81,12 +82,12 @@ async def asend_to_contest(contest_id: object, event: str, data: dict[str, Any])
             await asyncio.sleep(0.1 * attempt)
 
 
-async def asend_ephemeral(contest_id: object, event: str, data: dict[str, Any]) -> None:
+async def asend_ephemeral(contest_id: ContestId, event: str, data: dict[str, Any]) -> None:
     """A room event without seq or log (timer_update)."""
     await _publish(str(contest_id), envelope(event, data))
 
 
-async def aevent_log_position(contest_id: object) -> Position:
+async def aevent_log_position(contest_id: ContestId) -> Position:
     """The contest's last seq and current epoch (creating the epoch if Redis lost it)."""
     client = get_async_redis()
     if client is None:
@@ -94,7 +95,7 @@ async def aevent_log_position(contest_id: object) -> Position:
     return await log.redis_position(client, str(contest_id))
 
 
-async def aevent_log_since(contest_id: object, epoch: str, last_seq: int) -> list[str] | None:
+async def aevent_log_since(contest_id: ContestId, epoch: str, last_seq: int) -> list[str] | None:
     """Every room event after last_seq in order, or None if any of them is gone."""
     client = get_async_redis()
     if client is None:
@@ -105,17 +106,17 @@ async def aevent_log_since(contest_id: object, epoch: str, last_seq: int) -> lis
 # --- From sync code ------------------------------------------------------------------------
 
 
-def send_to_contest(contest_id: object, event: str, data: dict[str, Any]) -> LoggedEvent:
+def send_to_contest(contest_id: ContestId, event: str, data: dict[str, Any]) -> LoggedEvent:
     return run_sync(lambda: asend_to_contest(contest_id, event, data))
 
 
-def send_ephemeral(contest_id: object, event: str, data: dict[str, Any]) -> None:
+def send_ephemeral(contest_id: ContestId, event: str, data: dict[str, Any]) -> None:
     run_sync(lambda: asend_ephemeral(contest_id, event, data))
 
 
-def event_log_position(contest_id: object) -> Position:
+def event_log_position(contest_id: ContestId) -> Position:
     return run_sync(lambda: aevent_log_position(contest_id))
 
 
-def event_log_since(contest_id: object, epoch: str, last_seq: int) -> list[str] | None:
+def event_log_since(contest_id: ContestId, epoch: str, last_seq: int) -> list[str] | None:
     return run_sync(lambda: aevent_log_since(contest_id, epoch, last_seq))

@@ -20,11 +20,12 @@ from django.db import transaction
 
 from contests.models import Contest, Question
 from contests.selectors import QuestionStats
+from core.types import ContestId, QuestionId
 from realtime.outbound import broadcast, payloads
 from realtime.outbound.personalize import Board
 
 
-def _on_commit(contest_id: object, event: str, data: dict[str, Any]) -> None:
+def _on_commit(contest_id: ContestId, event: str, data: dict[str, Any]) -> None:
     # Looked up at call time (not bound here), so a test may record what is sent.
     transaction.on_commit(lambda: broadcast.send_to_contest(contest_id, event, data), robust=True)
 
@@ -47,7 +48,7 @@ def question_change(
     question: Question,
     *,
     stats: QuestionStats,
-    next_question_id: object | None,
+    next_question_id: QuestionId | None,
     next_starts_at: datetime | None,
 ) -> None:
     data = payloads.question_change_payload(
@@ -67,7 +68,7 @@ def contest_end(contest: Contest, *, board: Board) -> None:
     _on_commit(contest.pk, "contest_end", data)
 
 
-def timer_update(contest: Contest, *, question_id: object, now: datetime) -> None:
+def timer_update(contest: Contest, *, question_id: QuestionId, now: datetime) -> None:
     """After a pause or resume. Ephemeral: no seq, not logged, never replayed."""
     data = payloads.timer_update_payload(contest, question_id=question_id, now=now)
     transaction.on_commit(
@@ -75,14 +76,14 @@ def timer_update(contest: Contest, *, question_id: object, now: datetime) -> Non
     )
 
 
-def timer_update_now(contest: Contest, *, question_id: object, now: datetime) -> None:
+def timer_update_now(contest: Contest, *, question_id: QuestionId, now: datetime) -> None:
     """The clock's periodic correction of the countdown: sent at once, as it reads no
     change of its own."""
     data = payloads.timer_update_payload(contest, question_id=question_id, now=now)
     broadcast.send_ephemeral(contest.pk, "timer_update", data)
 
 
-def leaderboard_update(contest_id: object, *, board: Board) -> None:
+def leaderboard_update(contest_id: ContestId, *, board: Board) -> None:
     """Sent at once, inside the caller's transaction (see the module's docstring)."""
     data = payloads.leaderboard_update_payload(
         contest_id, top=board["top"], total_participants=board["totalParticipants"]

@@ -17,6 +17,7 @@ from contests.grading import correct_answer_of
 from contests.models import Contest, Question, Submission
 from contests.selectors import QuestionStats
 from core.time import iso
+from core.types import ContestId, QuestionId
 
 
 def contest_start_payload(contest: Contest, questions: list[Question]) -> dict[str, Any]:
@@ -63,7 +64,9 @@ def remaining_seconds(contest: Contest, now: datetime) -> int:
     return max(0, math.ceil(left))
 
 
-def timer_update_payload(contest: Contest, *, question_id: object, now: datetime) -> dict[str, Any]:
+def timer_update_payload(
+    contest: Contest, *, question_id: QuestionId, now: datetime
+) -> dict[str, Any]:
     # During an intermission a resume moves the next question's start: say when it is.
     return {
         "contestId": str(contest.id),
@@ -81,7 +84,7 @@ def question_change_payload(
     question: Question,
     *,
     stats: QuestionStats,
-    next_question_id: object | None,
+    next_question_id: QuestionId | None,
     next_starts_at: datetime | None,
 ) -> dict[str, Any]:
     """A question closed: now, and not before, its correct answer is public."""
@@ -96,7 +99,7 @@ def question_change_payload(
 
 
 def leaderboard_update_payload(
-    contest_id: object, *, top: list[dict[str, Any]], total_participants: int
+    contest_id: ContestId, *, top: list[dict[str, Any]], total_participants: int
 ) -> dict[str, Any]:
     # "you" stays last and null: filled per recipient (realtime.outbound.personalize).
     return {
@@ -124,7 +127,7 @@ def contest_end_payload(
 
 
 def submission_result_payload(
-    contest_id: object, submission: Submission, *, total_score: int
+    contest_id: ContestId, submission: Submission, *, total_score: int
 ) -> dict[str, Any]:
     return {
         "contestId": str(contest_id),

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from django.core.exceptions import ImproperlyConfigured
 
+from core.types import ContestId, ParticipantId
 from realtime.db import run_in_db_thread
 from realtime.outbound.envelope import event_of
 
@@ -36,12 +37,14 @@ YOU_PLACEHOLDER = '"you":null'
 class LeaderboardSource(Protocol):
     """The reads of the leaderboard that the way out needs (leaderboard.selectors)."""
 
-    def top(self, *, contest_id: object, limit: int) -> Board: ...
+    def top(self, *, contest_id: ContestId, limit: int) -> Board: ...
 
-    def ranks(self, *, contest_id: object, participant_ids: Iterable[object]) -> Ranks: ...
+    def ranks(
+        self, *, contest_id: ContestId, participant_ids: Iterable[ParticipantId]
+    ) -> Ranks: ...
 
     def live_ranks(
-        self, *, contest_id: object, participant_ids: Iterable[object]
+        self, *, contest_id: ContestId, participant_ids: Iterable[ParticipantId]
     ) -> Ranks | None: ...
 
 

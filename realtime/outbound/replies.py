@@ -8,6 +8,7 @@ from typing import Any
 from django.utils import timezone
 
 from contests.models import Submission
+from core.types import ContestId
 from realtime.outbound import payloads
 from realtime.outbound.envelope import envelope
 
@@ -17,7 +18,7 @@ def contest_state(state: dict[str, Any], request_id: str | None) -> str:
 
 
 def submission_result(
-    contest_id: object, submission: Submission, *, total_score: int, request_id: str | None
+    contest_id: ContestId, submission: Submission, *, total_score: int, request_id: str | None
 ) -> str:
     data = payloads.submission_result_payload(contest_id, submission, total_score=total_score)
     return envelope("submission_result", data, request_id=request_id)

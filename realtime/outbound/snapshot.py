@@ -11,6 +11,7 @@ from contests.errors import ContestNotFound
 from contests.models import Contest, Question, Submission
 from contests.selectors import question_stats
 from core.time import db_now, iso
+from core.types import ContestId, ParticipantId
 from realtime.outbound import payloads
 from realtime.outbound.personalize import leaderboard
 
@@ -29,7 +30,7 @@ def _phase(contest: Contest) -> str:
 
 
 def contest_state(
-    *, contest_id: object, participant_id: object, seq: int, epoch: str
+    *, contest_id: ContestId, participant_id: ParticipantId, seq: int, epoch: str
 ) -> dict[str, Any]:
     """Everything a participant needs to (re)draw the contest.
 
