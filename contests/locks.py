@@ -14,13 +14,13 @@ serialised by SQLite itself, so it reads the row plainly.
 from __future__ import annotations
 
 import uuid
-import zlib
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
 
 from contests.models import Contest, Participant
+from core.locks import advisory_xact_lock
 from core.time import db_now
 from core.types import ContestId, UserId
 
@@ -64,10 +64,7 @@ def contest_share_for_registration(contest_id: ContestId) -> RegistrationView | 
 def registrations_serialize(contest_id: ContestId) -> None:
     """Serialise registrations of one contest until the transaction ends (the
     max_participants count): the row's FOR SHARE lock does not exclude each other."""
-    if _postgresql():
-        key = zlib.crc32(f"register:{contest_id}".encode())
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+    advisory_xact_lock(f"register:{contest_id}")
 
 
 @dataclass(frozen=True)

@@ -208,6 +208,9 @@ LEADERBOARD_INTERVAL_SECONDS = env_float("LEADERBOARD_INTERVAL_SECONDS", 5.0, mi
 LEADERBOARD_TOP_N = env_int("LEADERBOARD_TOP_N", 10, minimum=1, maximum=100)
 SUBMISSION_GRACE_MS = env_int("SUBMISSION_GRACE_MS", 500, minimum=0, maximum=10_000)
 EVENT_LOG_SIZE = env_int("EVENT_LOG_SIZE", 2000, minimum=1000)
+# The backstop of the outbox relay: publishes room events a process committed and could
+# not publish (it died, or Redis was away and its own retries stopped with it).
+OUTBOX_SWEEP_SECONDS = env_float("OUTBOX_SWEEP_SECONDS", 1.0, minimum=0.1)
 
 
 class PeriodicTask(TypedDict):
@@ -231,6 +234,11 @@ PERIODIC_TASKS: dict[str, PeriodicTask] = {
         "task": "leaderboard.tasks.leaderboard_flush",
         "every": LEADERBOARD_INTERVAL_SECONDS,
         "expires": max(5.0, LEADERBOARD_INTERVAL_SECONDS),
+    },
+    "outbox-sweep": {
+        "task": "realtime.tasks.outbox_sweep",
+        "every": OUTBOX_SWEEP_SECONDS,
+        "expires": max(5.0, 5 * OUTBOX_SWEEP_SECONDS),
     },
 }
 CELERY_BEAT_SCHEDULE = {

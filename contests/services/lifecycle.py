@@ -303,10 +303,7 @@ def _timer_updates_send(now: datetime | None) -> None:
         return
     now = now or db_now()
     for question in current:
-        try:
-            emit.timer_update_now(question.contest, question_id=question.pk, now=now)
-        except Exception:
-            logger.exception("timer_update for contest %s was not sent", question.contest_id)
+        emit.timer_update_now(question.contest, question_id=question.pk, now=now)
 
 
 def contest_tick(*, now: datetime | None = None) -> None:

@@ -46,15 +46,19 @@ async def _publish(contest_id: str, text: str) -> None:
     )
 
 
-async def asend_to_contest(contest_id: ContestId, event: str, data: dict[str, Any]) -> LoggedEvent:
-    """Stamp, log and publish one room event; returns its seq and epoch."""
+async def asend_to_contest(
+    contest_id: ContestId, event: str, data: dict[str, Any], *, outbox_id: int = 0
+) -> LoggedEvent | None:
+    """Stamp, log and publish one room event; returns its seq and epoch. An outbox event
+    (realtime.outbound.relay) is appended once: None if it was appended already."""
     contest_id = str(contest_id)
     open_text = open_envelope(event, data)
     client = get_async_redis()
     if client is None:
         # No await between append and publish: on one event loop nothing can interleave.
-        logged = log.memory_log.append(contest_id, open_text)
-        await _publish(contest_id, logged.text)
+        logged = log.memory_log.append(contest_id, open_text, outbox_id=outbox_id)
+        if logged is not None:
+            await _publish(contest_id, logged.text)
         return logged
     attempt = 0
     while True:
@@ -65,7 +69,11 @@ async def asend_to_contest(contest_id: ContestId, event: str, data: dict[str, An
             async with client.lock(
                 log.lock_key(contest_id), timeout=5, blocking_timeout=LOCK_WAIT_SECONDS
             ):
-                appended = await log.redis_append(client, contest_id, open_text)
+                appended = await log.redis_append(
+                    client, contest_id, open_text, outbox_id=outbox_id
+                )
+                if appended is None:
+                    return None
                 await _publish(contest_id, appended.text)
             return appended
         except RedisError:
@@ -75,7 +83,8 @@ async def asend_to_contest(contest_id: ContestId, event: str, data: dict[str, An
                     "room event %s of contest %s was logged, not published", event, contest_id
                 )
                 return appended
-            # Not logged: nobody could ever learn of it, so try again before giving up.
+            # Not logged: try again before giving up (the relay then keeps retrying an
+            # outbox event until Redis takes it).
             if attempt == SEND_ATTEMPTS:
                 raise
             logger.warning("room event %s of contest %s not sent, retrying", event, contest_id)
@@ -106,8 +115,10 @@ async def aevent_log_since(contest_id: ContestId, epoch: str, last_seq: int) -> 
 # --- From sync code ------------------------------------------------------------------------
 
 
-def send_to_contest(contest_id: ContestId, event: str, data: dict[str, Any]) -> LoggedEvent:
-    return run_sync(lambda: asend_to_contest(contest_id, event, data))
+def send_to_contest(
+    contest_id: ContestId, event: str, data: dict[str, Any], *, outbox_id: int = 0
+) -> LoggedEvent | None:
+    return run_sync(lambda: asend_to_contest(contest_id, event, data, outbox_id=outbox_id))
 
 
 def send_ephemeral(contest_id: ContestId, event: str, data: dict[str, Any]) -> None:

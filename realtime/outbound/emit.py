@@ -1,18 +1,18 @@
 """What the domain calls to tell clients about a change: one call per room event.
 
-Each function builds the event's data from what the caller holds (payloads) and sends it
-**after the caller's transaction commits** (transaction.on_commit; at once when there is
-none), so no client hears of a change that did not commit. A send that fails after the
-commit is logged and does not stop the hooks queued after it (`robust`).
+Each function builds the event's data from what the caller holds (payloads) and records
+it in the outbox **in the caller's transaction** (realtime.outbound.relay): it goes out
+after the commit, in the order of the changes, and reaches clients even if Redis is away
+at that moment (later rather than never). A change that rolls back takes its event along.
 
-Two are sent at once: `timer_update_now`, the clock's periodic countdown correction
-(it reports no change), and `leaderboard_update`, which the flush sends inside its
-transaction: that transaction holds the contest row FOR SHARE, so a completion waits for
-it and no leaderboard_update can follow contest_end.
+`timer_update` is ephemeral (no seq, never replayed): after a pause or resume it is sent
+after the commit, and the clock's periodic countdown correction (`timer_update_now`,
+which reports no change) at once; one that is lost is corrected by the next.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -21,17 +21,18 @@ from django.db import transaction
 from contests.models import Contest, Question
 from contests.selectors import QuestionStats
 from core.types import ContestId, QuestionId
-from realtime.outbound import broadcast, payloads
+from realtime.outbound import broadcast, payloads, relay
 from realtime.outbound.personalize import Board
 
+logger = logging.getLogger(__name__)
 
-def _on_commit(contest_id: ContestId, event: str, data: dict[str, Any]) -> None:
-    # Looked up at call time (not bound here), so a test may record what is sent.
-    transaction.on_commit(lambda: broadcast.send_to_contest(contest_id, event, data), robust=True)
+
+def _record(contest_id: ContestId, event: str, data: dict[str, Any]) -> None:
+    relay.record(contest_id, event, data)
 
 
 def contest_start(contest: Contest, questions: list[Question]) -> None:
-    _on_commit(contest.pk, "contest_start", payloads.contest_start_payload(contest, questions))
+    _record(contest.pk, "contest_start", payloads.contest_start_payload(contest, questions))
 
 
 def question_broadcast(
@@ -40,7 +41,7 @@ def question_broadcast(
     data = payloads.question_broadcast_payload(
         contest, question, index=index, total_questions=total_questions, now=now
     )
-    _on_commit(contest.pk, "question_broadcast", data)
+    _record(contest.pk, "question_broadcast", data)
 
 
 def question_change(
@@ -58,34 +59,40 @@ def question_change(
         next_question_id=next_question_id,
         next_starts_at=next_starts_at,
     )
-    _on_commit(contest.pk, "question_change", data)
+    _record(contest.pk, "question_change", data)
 
 
 def contest_end(contest: Contest, *, board: Board) -> None:
     data = payloads.contest_end_payload(
         contest, final_leaderboard=board["top"], total_participants=board["totalParticipants"]
     )
-    _on_commit(contest.pk, "contest_end", data)
+    _record(contest.pk, "contest_end", data)
+
+
+def _ephemeral(contest_id: ContestId, data: dict[str, Any]) -> None:
+    try:
+        broadcast.send_ephemeral(contest_id, "timer_update", data)
+    except Exception as exc:
+        # The next tick's timer_update corrects the countdown.
+        logger.warning("timer_update of contest %s not sent (%s)", contest_id, type(exc).__name__)
 
 
 def timer_update(contest: Contest, *, question_id: QuestionId, now: datetime) -> None:
     """After a pause or resume. Ephemeral: no seq, not logged, never replayed."""
     data = payloads.timer_update_payload(contest, question_id=question_id, now=now)
-    transaction.on_commit(
-        lambda: broadcast.send_ephemeral(contest.pk, "timer_update", data), robust=True
-    )
+    transaction.on_commit(lambda: _ephemeral(contest.pk, data))
 
 
 def timer_update_now(contest: Contest, *, question_id: QuestionId, now: datetime) -> None:
-    """The clock's periodic correction of the countdown: sent at once, as it reads no
+    """The clock's periodic correction of the countdown: sent at once, as it reports no
     change of its own."""
-    data = payloads.timer_update_payload(contest, question_id=question_id, now=now)
-    broadcast.send_ephemeral(contest.pk, "timer_update", data)
+    _ephemeral(contest.pk, payloads.timer_update_payload(contest, question_id=question_id, now=now))
 
 
 def leaderboard_update(contest_id: ContestId, *, board: Board) -> None:
-    """Sent at once, inside the caller's transaction (see the module's docstring)."""
+    """The flush calls it in a transaction that holds the contest row FOR SHARE, so a
+    completion commits after it and no leaderboard_update follows contest_end."""
     data = payloads.leaderboard_update_payload(
         contest_id, top=board["top"], total_participants=board["totalParticipants"]
     )
-    broadcast.send_to_contest(contest_id, "leaderboard_update", data)
+    _record(contest_id, "leaderboard_update", data)

@@ -36,18 +36,25 @@ def new_epoch() -> str:
 
 # --- Redis ---------------------------------------------------------------------------------
 
+# ARGV[5]: the event's outbox id, or 0. An outbox event is appended once: one already
+# appended (by another relay of the same outbox, racing this one) returns seq 0.
 _APPEND_LUA = """
 local epoch = redis.call('GET', KEYS[1])
 if not epoch then
   epoch = ARGV[1]
   redis.call('SET', KEYS[1], epoch)
-  redis.call('DEL', KEYS[2], KEYS[3])
+  redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
+end
+local outbox = tonumber(ARGV[5])
+if outbox > 0 then
+  if outbox <= tonumber(redis.call('GET', KEYS[4]) or '0') then return {0, epoch, ''} end
+  redis.call('SET', KEYS[4], outbox)
 end
 local seq = redis.call('INCR', KEYS[2])
 local text = ARGV[2] .. ',"seq":' .. seq .. ',"epoch":"' .. epoch .. '"}'
 redis.call('RPUSH', KEYS[3], text)
 redis.call('LTRIM', KEYS[3], -tonumber(ARGV[3]), -1)
-for i = 1, 3 do redis.call('EXPIRE', KEYS[i], tonumber(ARGV[4])) end
+for i = 1, 4 do redis.call('EXPIRE', KEYS[i], tonumber(ARGV[4])) end
 return {seq, epoch, text}
 """
 
@@ -56,7 +63,7 @@ local epoch = redis.call('GET', KEYS[1])
 if not epoch then
   epoch = ARGV[1]
   redis.call('SET', KEYS[1], epoch, 'EX', tonumber(ARGV[2]))
-  redis.call('DEL', KEYS[2], KEYS[3])
+  redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
 end
 return {tonumber(redis.call('GET', KEYS[2]) or '0'), epoch}
 """
@@ -80,6 +87,8 @@ def _keys(contest_id: str) -> list[str]:
         redis_key("log", contest_id, "epoch"),
         redis_key("log", contest_id, "seq"),
         redis_key("log", contest_id, "events"),
+        # The outbox id of the last event appended (realtime.outbound.relay).
+        redis_key("log", contest_id, "outbox"),
     ]
 
 
@@ -88,22 +97,26 @@ def lock_key(contest_id: str) -> str:
     return redis_key("log", contest_id, "lock")
 
 
-async def redis_append(client: Redis, contest_id: str, open_text: str) -> LoggedEvent:
+async def redis_append(
+    client: Redis, contest_id: str, open_text: str, *, outbox_id: int = 0
+) -> LoggedEvent | None:
+    """The event appended; None if it is an outbox event that was appended already."""
     seq, epoch, text = await client.eval(
         _APPEND_LUA,
-        3,
+        4,
         *_keys(contest_id),
         new_epoch(),
         open_text,
         settings.EVENT_LOG_SIZE,
         LOG_TTL_SECONDS,
+        outbox_id,
     )
-    return LoggedEvent(int(seq), epoch, text)
+    return LoggedEvent(int(seq), epoch, text) if int(seq) else None
 
 
 async def redis_position(client: Redis, contest_id: str) -> Position:
     seq, epoch = await client.eval(
-        _POSITION_LUA, 3, *_keys(contest_id), new_epoch(), LOG_TTL_SECONDS
+        _POSITION_LUA, 4, *_keys(contest_id), new_epoch(), LOG_TTL_SECONDS
     )
     return int(seq), epoch
 
@@ -111,7 +124,7 @@ async def redis_position(client: Redis, contest_id: str) -> Position:
 async def redis_since(
     client: Redis, contest_id: str, epoch: str, last_seq: int
 ) -> list[str] | None:
-    result = await client.eval(_SINCE_LUA, 3, *_keys(contest_id), epoch, last_seq)
+    result = await client.eval(_SINCE_LUA, 3, *_keys(contest_id)[:3], epoch, last_seq)
     return None if result is None else list(result)
 
 
@@ -123,10 +136,15 @@ class MemoryLog:
         self.epoch = new_epoch()
         self.seq: dict[str, int] = {}
         self.events: dict[str, deque[str]] = {}
+        self.outbox: dict[str, int] = {}
         self.lock = threading.Lock()
 
-    def append(self, contest_id: str, open_text: str) -> LoggedEvent:
+    def append(self, contest_id: str, open_text: str, *, outbox_id: int = 0) -> LoggedEvent | None:
         with self.lock:
+            if outbox_id:
+                if outbox_id <= self.outbox.get(contest_id, 0):
+                    return None
+                self.outbox[contest_id] = outbox_id
             seq = self.seq.get(contest_id, 0) + 1
             self.seq[contest_id] = seq
             text = f'{open_text},"seq":{seq},"epoch":"{self.epoch}"}}'

@@ -37,10 +37,11 @@ def _grace(settings):
 
 
 @pytest.fixture
-def running() -> Contest:
+def running(committed) -> Contest:
     """A 3-question contest started at T0: question 1 open until T0 + 10 s."""
     contest = contest_with_questions(questions=3, intermission_seconds=4)
-    return contest_start(contest_id=contest.pk, now=T0)
+    # Its start's room events go out now, as they would at its commit.
+    return committed(contest_start, contest_id=contest.pk, now=T0)
 
 
 def reload(contest: Contest) -> Contest:
@@ -70,7 +71,8 @@ def test_end_now_closes_the_open_question_then_completes(running, committed, bro
 
 
 def test_end_now_during_an_intermission_only_ends_the_contest(running, committed, broadcasts):
-    contest_tick(now=T0 + timedelta(seconds=11))
+    committed(contest_tick, now=T0 + timedelta(seconds=11))
+    broadcasts.clear()
 
     committed(contest_end_now, contest_id=running.pk, now=T0 + timedelta(seconds=12))
 
@@ -187,7 +189,8 @@ def test_skip_refuses_when_no_question_is_open(running):
 
 def test_skipping_the_last_question_completes_the_contest(committed, broadcasts):
     contest = contest_with_questions(questions=1)
-    contest_start(contest_id=contest.pk, now=T0)
+    committed(contest_start, contest_id=contest.pk, now=T0)
+    broadcasts.clear()
 
     committed(question_skip, contest_id=contest.pk, now=T0 + timedelta(seconds=1))
 

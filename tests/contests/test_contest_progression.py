@@ -32,10 +32,11 @@ def _grace(settings):
 
 
 @pytest.fixture
-def running() -> Contest:
+def running(committed) -> Contest:
     """A 2-question contest whose first question opened just now (database clock)."""
     contest = contest_with_questions(questions=2, intermission_seconds=3)
-    return contest_start(contest_id=contest.pk)
+    # Its start's room events go out now, as they would at its commit.
+    return committed(contest_start, contest_id=contest.pk)
 
 
 def answer(contest: Contest, user, text: str) -> None:
@@ -197,8 +198,8 @@ def test_the_contest_completes_when_its_last_question_closes(running, committed,
     winner, loser = UserFactory(display_name="Winner"), UserFactory(display_name="Loser")
     answer(running, winner, "A")
     answer(running, loser, "B")
-    contest_tick(now=past_deadline(running))
-    contest_tick(now=reload(running).next_question_at)
+    committed(contest_tick, now=past_deadline(running))
+    committed(contest_tick, now=reload(running).next_question_at)
     last = running.ordered_questions()[1]
     ended_at = past_deadline(reload(running))
     broadcasts.clear()

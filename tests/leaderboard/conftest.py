@@ -140,3 +140,15 @@ def redis_client():
     client = get_redis()
     assert client is not None, "the tests run against Redis (REDIS_URL)"
     return client
+
+
+@pytest.fixture
+def flush(django_capture_on_commit_callbacks):
+    """leaderboard_flush, then what it queued for after its commit (its room events, from
+    the outbox), as a real commit would; inside the test's transaction."""
+
+    def run() -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            services.leaderboard_flush()
+
+    return run

@@ -26,7 +26,7 @@ from tests.leaderboard.conftest import (
 pytestmark = pytest.mark.django_db
 
 
-def test_500_submissions_within_one_interval_make_one_update_per_flush(committed):
+def test_500_submissions_within_one_interval_make_one_update_per_flush(committed, flush):
     contest = open_question(contest_with_questions(questions=1))
     users = User.objects.bulk_create(
         User(username=f"batch{i}", display_name=f"Batch {i}") for i in range(500)
@@ -38,7 +38,7 @@ def test_500_submissions_within_one_interval_make_one_update_per_flush(committed
     for p in participants:
         leaderboard_record(contest_id=contest.pk, participant_id=p.pk)
     room = RoomLog(contest)
-    leaderboard_flush()
+    flush()
     assert len(room.new_updates()) == 1
     question = contest.ordered_questions()[0]
     choices = {c.text: str(c.pk) for c in question.choices.all()}
@@ -51,7 +51,7 @@ def test_500_submissions_within_one_interval_make_one_update_per_flush(committed
             user=user,
             answer=choices["A" if i % 3 else "B"],
         )
-    leaderboard_flush()
+    flush()
 
     (update,) = room.new_updates()
     standings = standings_from_database(contest_id=contest.pk)
@@ -68,35 +68,35 @@ def test_500_submissions_within_one_interval_make_one_update_per_flush(committed
     ]
     assert update["top"][0]["score"] > 0
 
-    leaderboard_flush()
+    flush()
     assert room.new_events() == []
 
 
-def test_a_flush_sends_nothing_for_a_contest_without_changes():
+def test_a_flush_sends_nothing_for_a_contest_without_changes(flush):
     changed, unchanged = active_contest(), active_contest()
     player = join(changed, "Ann")
     join(unchanged, "Bob")
-    leaderboard_flush()
+    flush()
     changed_room, unchanged_room = RoomLog(changed), RoomLog(unchanged)
 
     answer(player, changed.ordered_questions()[0], points=100)
-    leaderboard_flush()
+    flush()
 
     assert [u["top"][0]["score"] for u in changed_room.new_updates()] == [100]
     assert unchanged_room.new_events() == []
 
 
-def test_a_flush_sends_nothing_for_a_contest_that_is_not_running():
+def test_a_flush_sends_nothing_for_a_contest_that_is_not_running(flush):
     upcoming = contest_with_questions(questions=1)
     room = RoomLog(upcoming)
     join(upcoming, "Ann")
 
-    leaderboard_flush()
+    flush()
 
     assert room.new_events() == []
 
 
-def test_the_update_carries_the_top_n_and_a_you_placeholder_for_the_hub(settings):
+def test_the_update_carries_the_top_n_and_a_you_placeholder_for_the_hub(settings, flush):
     settings.LEADERBOARD_TOP_N = 2
     contest = active_contest()
     question = contest.ordered_questions()[0]
@@ -104,7 +104,7 @@ def test_the_update_carries_the_top_n_and_a_you_placeholder_for_the_hub(settings
         answer(join(contest, f"P{i}", registered_at=at(i)), question, points=points)
     room = RoomLog(contest)
 
-    leaderboard_flush()
+    flush()
 
     (event,) = room.new_events()
     assert event["event"] == "leaderboard_update"
@@ -134,7 +134,7 @@ def test_the_update_carries_the_top_n_and_a_you_placeholder_for_the_hub(settings
 # --- Losing Redis in the middle of a contest -----------------------------------------------
 
 
-def play(*, lose_redis_at: str | None, redis_client) -> dict:
+def play(*, lose_redis_at: str | None, redis_client, flush) -> dict:
     """Three rounds of answers with a flush after each; Redis is flushed at the named
     moment (FLUSHDB: to our keys the same as FLUSHALL or a restart, without emptying the
     other test runs' databases on the shared server). Returns what participants saw, by
@@ -154,7 +154,7 @@ def play(*, lose_redis_at: str | None, redis_client) -> dict:
             answer(players[name], question, points=points, ms=ms)
         if lose_redis_at == f"before flush {round_number}":
             redis_client.flushdb()
-        leaderboard_flush()
+        flush()
         updates = room.new_updates()
         seen.append(
             [
@@ -177,9 +177,9 @@ def play(*, lose_redis_at: str | None, redis_client) -> dict:
 
 
 @pytest.mark.parametrize("moment", ["before flush 2", "before flush 3"])
-def test_losing_redis_mid_contest_changes_nothing_participants_see(redis_client, moment):
-    without = play(lose_redis_at=None, redis_client=redis_client)
-    with_loss = play(lose_redis_at=moment, redis_client=redis_client)
+def test_losing_redis_mid_contest_changes_nothing_participants_see(redis_client, moment, flush):
+    without = play(lose_redis_at=None, redis_client=redis_client, flush=flush)
+    with_loss = play(lose_redis_at=moment, redis_client=redis_client, flush=flush)
 
     assert with_loss == without
     updates_per_round = without["seen"][::2]
@@ -188,22 +188,24 @@ def test_losing_redis_mid_contest_changes_nothing_participants_see(redis_client,
 
 
 def test_after_losing_redis_the_next_flush_resends_the_board_even_without_new_answers(
-    redis_client,
+    redis_client, flush
 ):
     contest = active_contest()
     answer(join(contest, "Ann"), contest.ordered_questions()[0], points=100)
     room = RoomLog(contest)
-    leaderboard_flush()
+    flush()
     (before,) = room.new_updates()
 
     redis_client.flushdb()
-    leaderboard_flush()
+    flush()
 
     assert room.new_updates() == [before]
     assert leaderboard_top(contest_id=contest.pk, limit=10)["top"] == before["top"]
 
 
-def test_the_beat_schedules_the_flush_task_that_sends_the_updates(settings):
+def test_the_beat_schedules_the_flush_task_that_sends_the_updates(
+    settings, django_capture_on_commit_callbacks
+):
     from contestsite.celery import app
     from leaderboard import tasks
 
@@ -215,7 +217,8 @@ def test_the_beat_schedules_the_flush_task_that_sends_the_updates(settings):
     join(contest, "Ann")
     room = RoomLog(contest)
 
-    tasks.leaderboard_flush.apply().get()
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.leaderboard_flush.apply().get()
 
     assert [u["totalParticipants"] for u in room.new_updates()] == [1]
 

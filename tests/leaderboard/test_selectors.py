@@ -13,7 +13,7 @@ from leaderboard.selectors import (
     leaderboard_top,
     standings_from_database,
 )
-from leaderboard.services import final_standings_write, leaderboard_flush
+from leaderboard.services import final_standings_write
 from tests.leaderboard.conftest import RoomLog, active_contest, answer, at, join
 
 pytestmark = pytest.mark.django_db
@@ -142,16 +142,16 @@ def test_without_redis_the_same_board_is_read_from_the_database(contest, embedde
     }
 
 
-def test_without_redis_a_flush_sends_one_update_per_changed_contest(embedded):
+def test_without_redis_a_flush_sends_one_update_per_changed_contest(embedded, flush):
     contest = active_contest()
     player = join(contest, "Ann")
-    leaderboard_flush()
+    flush()
     room = RoomLog(contest)
 
     answer(player, contest.ordered_questions()[0], points=700)
     answer(join(contest, "Bob"), contest.ordered_questions()[0], points=100)
-    leaderboard_flush()
-    leaderboard_flush()
+    flush()
+    flush()
 
     (update,) = room.new_updates()
     assert names_and_scores(update) == [(1, "Ann", 700), (2, "Bob", 100)]
