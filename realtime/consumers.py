@@ -253,7 +253,7 @@ class ContestConsumer(AsyncWebsocketConsumer):
                 contest_id=contest_id, user=self.user
             )
             await self._leave_room()
-            self.participant_id = str(participant.pk)
+            self.participant_id = str(participant.pk) if participant is not None else None
         self.held = []
         joining = self.contest_id is None
         try:
@@ -327,6 +327,8 @@ class ContestConsumer(AsyncWebsocketConsumer):
         return position
 
     async def _you_json(self, contest_id: str) -> str:
+        if self.participant_id is None:  # a viewer
+            return broadcast.you_json(None)
         ranks = await run_in_db_thread(leaderboard_ranks)(
             contest_id=contest_id, participant_ids=[self.participant_id]
         )

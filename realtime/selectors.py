@@ -63,9 +63,10 @@ def _your_submission(participant_id: str, question: Question) -> dict[str, Any] 
 
 
 def contest_state(
-    *, contest_id: object, participant_id: object, seq: int, epoch: str
+    *, contest_id: object, participant_id: object | None, seq: int, epoch: str
 ) -> dict[str, Any]:
-    """Everything a participant needs to (re)draw the contest.
+    """Everything a participant needs to (re)draw the contest; a viewer (no
+    participant_id) gets no `you` and no `yourSubmission`.
 
     `seq`/`epoch` must be read before this is called: the snapshot then includes every
     room event up to `seq`, and the client applies only later ones.
@@ -99,9 +100,12 @@ def contest_state(
         next_question = questions[index] if index < len(questions) else None
         last_question_change = _question_change(contest, current, next_question)
 
-    participant = str(participant_id)
+    participant = str(participant_id) if participant_id is not None else None
     board = leaderboard_top(contest_id=contest.pk, limit=settings.LEADERBOARD_TOP_N)
-    you = leaderboard_ranks(contest_id=contest.pk, participant_ids=[participant]).get(participant)
+    you = None
+    if participant is not None:
+        ranks = leaderboard_ranks(contest_id=contest.pk, participant_ids=[participant])
+        you = ranks.get(participant)
     return {
         "contestId": str(contest.pk),
         "title": contest.title,
@@ -116,7 +120,9 @@ def contest_state(
         "nextQuestionAt": iso(contest.next_question_at) if phase == PHASE_INTERMISSION else None,
         "paused": contest.is_paused,
         "lastQuestionChange": last_question_change,
-        "yourSubmission": _your_submission(participant, current) if current else None,
+        "yourSubmission": (
+            _your_submission(participant, current) if current and participant else None
+        ),
         "you": {"rank": you["rank"], "score": you["score"]} if you else None,
         "leaderboard": {"top": board["top"], "totalParticipants": board["totalParticipants"]},
         "serverTime": iso(now),
