@@ -442,6 +442,10 @@ class ContestAdmin(ServiceSavesAdmin):
     def cancel(self, request: HttpRequest, queryset: QuerySet[Contest]) -> None:
         _run_control(self, request, queryset, "cancel")
 
+    def view_on_site(self, contest: Contest) -> str:
+        # The contest on the site is its host screen (web app): the page's "View on site".
+        return reverse("web:host", args=[contest.pk])
+
 
 # --- Question page ---------------------------------------------------------------------------
 
@@ -605,3 +609,7 @@ class SubmissionAdmin(ReadOnlyAdmin):
     list_filter = ["question__contest", "is_correct"]
     search_fields = ["participant__display_name", "participant__user__username"]
     list_select_related = ["participant", "question"]
+
+
+# The admin's "View site" link: the home page of the web app.
+admin.site.site_url = "/"

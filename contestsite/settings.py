@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "contests",
     "leaderboard",
     "realtime",
+    "web",
 ]
 
 MIDDLEWARE = [
