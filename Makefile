@@ -37,6 +37,7 @@ run: venv
 
 test: venv
 	@$(TEST_ENV) $(BIN)/python scripts/check_services.py
+	@command -v chromium >/dev/null || { echo "The browser tests need Debian's Chromium: apt-get install -y chromium"; exit 1; }
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv
@@ -48,4 +49,4 @@ format: venv
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles
+	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles test-artifacts

@@ -149,7 +149,9 @@ async function fetchQuestions() {
 
 function countdownTarget() {
   if (model.phase === "question" && model.deadline) {
-    return model.paused && model.pausedRemaining !== null ? { frozen: model.pausedRemaining } : { at: model.deadline };
+    // Paused: the time left as the server froze it, or none until it says.
+    if (model.paused) return model.pausedRemaining !== null ? { frozen: model.pausedRemaining } : null;
+    return { at: model.deadline };
   }
   if (model.phase === "intermission" && model.nextQuestionAt && !model.paused) return { at: model.nextQuestionAt };
   return null;

@@ -36,6 +36,7 @@ const views = ["#view-loading", "#view-auth", "#view-join", "#view-game"].map((s
 let connection = null;
 let model = emptyContest();
 let drawnKey = null;
+let drawnQuestion = null; // the question on screen, to give a new one the focus
 let drafts = new Map(); // questionId -> what the player typed or toggled, kept across redraws
 let detailsAsked = false;
 const countdown = new Countdown(null, null, { onSecond: secondPassed });
@@ -53,9 +54,7 @@ function showJoin(error = "") {
   showOnly(views, $("#view-join"));
   $("#signed-in-as").textContent = session.username;
   $("#join-error").textContent = error;
-  const code = $("#join-code");
-  if (!code.value && session.contest) code.value = session.contest.code;
-  focusOn(code);
+  focusOn($("#join-code"));
 }
 
 for (const button of document.querySelectorAll("[data-show]")) {
@@ -204,6 +203,7 @@ function enterGame() {
   model.title = contest.title;
   drafts = new Map();
   drawnKey = null;
+  drawnQuestion = null;
   detailsAsked = false;
   showOnly(views, $("#view-game"));
   $("#game-alert").textContent = "";
@@ -284,6 +284,8 @@ function showStatus({ state, retryInMs }) {
 function stopped({ kind, code, reason, message }) {
   countdown.stop();
   if (kind === "signed-out") {
+    // After signing in again, the join code is there to get back in.
+    $("#join-code").value = session.contest ? session.contest.code : "";
     session.signOut();
     showAuth(closeText(code, reason));
     return;
@@ -299,8 +301,11 @@ function stopped({ kind, code, reason, message }) {
   const actions = [];
   if (kind === "too-many" || kind === "too-big") {
     actions.push(h("button", { type: "button", class: "button", on: { click: () => enterGame() } }, "Try again"));
+  } else {
+    // Removed, deactivated, or refused by the server's configuration: no way back in here.
+    session.contest = null;
+    actions.push(playAgainButton());
   }
-  if (kind === "removed") session.contest = null;
   alertPlayer(text, ...actions);
 }
 
@@ -376,7 +381,9 @@ function resendAnswer() {
 
 function countdownTarget() {
   if (model.phase === "question" && model.deadline) {
-    return model.paused && model.pausedRemaining !== null ? { frozen: model.pausedRemaining } : { at: model.deadline };
+    // Paused: the time left as the server froze it, or none until it says.
+    if (model.paused) return model.pausedRemaining !== null ? { frozen: model.pausedRemaining } : null;
+    return { at: model.deadline };
   }
   if (model.phase === "intermission" && model.nextQuestionAt) return { at: model.nextQuestionAt };
   return null;
@@ -395,7 +402,7 @@ function stageKey() {
   const named = model.closedQuestion ? "named" : "";
   // The lobby shows the number of players; elsewhere it must not redraw a question.
   const players = model.phase === "waiting" ? model.leaderboard.totalParticipants : "";
-  return [model.phase, question, answer, closed, named, model.paused, model.status, players, model.startTime].join("|");
+  return [model.contestId, model.phase, question, answer, closed, named, model.paused, model.status, players, model.startTime].join("|");
 }
 
 function render() {
@@ -411,7 +418,9 @@ function render() {
   const key = stageKey();
   if (key !== drawnKey) {
     const hadFocus = focusWithin(stage) && document.activeElement !== document.body;
-    const newQuestion = model.phase === "question" && (!drawnKey || !drawnKey.startsWith(`question|${model.question.questionId}|`));
+    const shownQuestion = model.phase === "question" ? model.question.questionId : null;
+    const newQuestion = shownQuestion !== null && shownQuestion !== drawnQuestion;
+    drawnQuestion = shownQuestion;
     drawnKey = key;
     stage.replaceChildren(drawStage());
     countdown.attach($(".countdown-value", stage));
@@ -423,6 +432,7 @@ function render() {
 }
 
 function drawStage() {
+  if (!model.contestId) return h("p", { class: "card muted", text: "Connecting to the contest…" });
   switch (model.phase) {
     case "waiting":
       return drawLobby();

@@ -78,6 +78,7 @@ export class ContestConnection {
     this.stopped = true;
     this.attempt = 0;
     this.retryTimer = null;
+    this.connecting = false;
     this.refreshedSinceReady = false;
     this.pingTimer = null;
     this.pongTimer = null;
@@ -153,14 +154,18 @@ export class ContestConnection {
 
   async connect() {
     clearTimeout(this.retryTimer);
-    if (this.stopped || this.socket) return;
+    // One socket at a time: a wake-up may come while the token is being fetched.
+    if (this.stopped || this.socket || this.connecting) return;
     this.emit("status", { state: "connecting" });
     let token;
+    this.connecting = true;
     try {
       token = await this.tokens.access();
     } catch (error) {
       this.tokenTrouble(error);
       return;
+    } finally {
+      this.connecting = false;
     }
     if (this.stopped || this.socket) return;
     const socket = new WebSocket(`${this.url}?token=${encodeURIComponent(token)}`);
