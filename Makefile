@@ -32,6 +32,7 @@ $(BIN)/.installed: requirements.txt
 run: venv
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed_demo
+	@echo "Open http://$${HOST:-127.0.0.1}:$(PORT)/ to play: /play/ for players, host screens from / (README: Play it now)."
 	DEBUG=$${DEBUG:-true} $(BIN)/daphne $(DAPHNE_FLAGS) \
 		-e tcp:port=$(PORT):interface=$${HOST:-127.0.0.1}:backlog=4096 contestsite.asgi:application
 

@@ -19,6 +19,7 @@ let model = emptyContest();
 model.title = config.title;
 let drawnKey = null;
 let playersTimer = null;
+let playersShown = 0;
 
 async function sessionToken() {
   const reply = await request("/api/auth/session-token/", { method: "POST", csrf: config.csrfToken });
@@ -85,6 +86,7 @@ async function pollPlayers() {
 }
 
 function drawPlayers(names, total) {
+  playersShown = total;
   $("#player-count").textContent = String(total);
   const list = $("#player-names");
   list.replaceChildren(...names.map((name) => h("li", { text: name })));
@@ -172,7 +174,13 @@ function render() {
     $("#stage").replaceChildren(drawStage());
     countdown.attach($(".countdown-value", $("#stage")));
   }
-  if (model.leaderboard.totalParticipants) $("#player-count").textContent = String(model.leaderboard.totalParticipants);
+  const total = model.leaderboard.totalParticipants;
+  if (total) $("#player-count").textContent = String(total);
+  // The socket says someone joined whom the list does not show yet: ask now.
+  if (total > playersShown && model.phase !== "finished") {
+    playersShown = total;
+    pollPlayers();
+  }
   drawBoard();
   drawControls();
   document.body.dataset.phase = model.phase;
