@@ -168,8 +168,10 @@ class HostPage:
         self.page.get_by_role("button", name="Log in").click()
         expect(self.page.get_by_role("link", name="View site")).to_be_visible()
 
-    def open(self, contest_id: object) -> None:
-        self.page.goto(f"{self.base_url}/host/{contest_id}/")
+    def open_from_home(self, title: str) -> None:
+        """The way an organizer finds it: the home page lists host screens for staff."""
+        self.page.goto(f"{self.base_url}/")
+        self.page.get_by_role("link", name=title, exact=True).click()
         expect(self.page.locator("#connection")).to_have_text("Live", timeout=WAIT_MS)
 
     def join_code(self) -> str:

@@ -81,7 +81,9 @@ def test_two_players_play_a_contest_to_the_end_watched_by_the_host(
     contexts.append(host_context)
     host = HostPage(host_context, site.url)
     host.sign_in_to_admin(organizer.username, PASSWORD)
-    host.open(contest.pk)
+    host.page.get_by_role("link", name="View site").click()
+    checkpoint(host.page, "home")
+    host.open_from_home(contest.title)
     checkpoint(host.page, "host-1-lobby")
 
     ada_context = phone(browser, contexts)
@@ -125,21 +127,30 @@ def test_two_players_play_a_contest_to_the_end_watched_by_the_host(
 
     for player in (ada, bo):
         player.wait_for_question(SECOND)
+    host.control("Pause")
+    for player in (ada, bo):
+        expect(player.page.locator(".question .paused")).to_be_visible()
+    checkpoint(host.page, "host-4-paused")
+    checkpoint(bo.page, "play-7-paused")
+    host.control("Resume")
+    expect(bo.page.locator(".question .paused")).to_have_count(0)
     ada.answer("A")
-    # Bo plays with the keyboard alone: the new question has the focus, its answers follow.
+    # Bo plays with the keyboard alone: the question has the focus, its answers follow.
     bo.page.keyboard.press("Tab")
     bo.page.keyboard.press("Tab")
     expect(bo.page.get_by_role("button", name="B", exact=True)).to_be_focused()
     bo.page.keyboard.press("Enter")
     expect(bo.answer_status()).to_contain_text("Answer received")
+    # Everyone has answered: the host closes the question without waiting.
+    host.control("Skip question")
 
     expect(ada.final_names()).to_have_text(["Ada (you)", "Bo"], timeout=WAIT_MS)
     expect(bo.final_names()).to_have_text(["Ada", "Bo (you)"])
     expect(ada.page.get_by_text("You finished 1st of 2")).to_be_visible()
     expect(bo.page.get_by_text("You finished 2nd of 2")).to_be_visible()
     expect(host.podium()).to_have_text(["Ada", "Bo"])
-    checkpoint(ada.page, "play-7-final")
-    checkpoint(host.page, "host-4-podium")
+    checkpoint(ada.page, "play-8-final")
+    checkpoint(host.page, "host-5-podium")
     assert ada.errors == bo.errors == host.errors == []
     # The host watched as a viewer: never a player of its own contest.
     assert not contest.participants.filter(user=organizer).exists()
@@ -155,7 +166,7 @@ def test_a_player_whose_socket_drops_mid_question_comes_back_and_answers(browser
     player.cut_socket()
 
     expect(player.page.locator("#connection")).to_contain_text("Connection lost")
-    checkpoint(player.page, "play-8-reconnecting")
+    checkpoint(player.page, "play-9-reconnecting")
     expect(player.page.locator("#connection")).to_be_empty(timeout=WAIT_MS)
     second = player.sockets.events_sent(1)
     assert second[0]["event"] == "resync", second
@@ -201,7 +212,7 @@ def test_refusals_are_said_in_words_a_player_understands(browser, site, contexts
     expect(player.page.locator("#join-error")).to_have_text(
         "No contest has the join code NOPE42. Check it on the big screen."
     )
-    checkpoint(player.page, "play-9-join-refused")
+    checkpoint(player.page, "play-10-join-refused")
 
     # The user's other tabs and devices hold every connection slot the server allows.
     token = access_token_for(user)
@@ -213,7 +224,60 @@ def test_refusals_are_said_in_words_a_player_understands(browser, site, contexts
         expect(player.page.locator("#game-alert")).to_contain_text(
             "You are connected from too many tabs or devices. Close one of them, then try again."
         )
-        checkpoint(player.page, "play-10-too-many-connections")
+        checkpoint(player.page, "play-11-too-many-connections")
     player.page.get_by_role("button", name="Try again").click()
     expect(player.page.get_by_role("heading", name="You're in!")).to_be_visible()
+    assert player.errors == []
+
+
+def test_a_gap_in_the_room_events_makes_the_page_resync(browser, site, contexts):
+    contest = contest_with_questions(questions=1)
+    player = signed_in_player(phone(browser, contexts), site, "Gap")
+    player.join(contest.join_code)
+    epoch, last_seq = player.page.evaluate(
+        "() => [window.quiz.connection.epoch, window.quiz.connection.lastSeq]"
+    )
+
+    # A room event from the future, as if those before it had been lost on the way.
+    player.page.evaluate(
+        """([epoch, seq]) => {
+            const connection = window.quiz.connection;
+            const event = {event: "leaderboard_update", data: {top: [], totalParticipants: 9},
+                           seq, epoch};
+            connection.received(connection.socket, {data: JSON.stringify(event)});
+        }""",
+        [epoch, last_seq + 3],
+    )
+
+    # The server's reply (resync_complete) settles it; the event that did not fit was
+    # not applied.
+    player.page.wait_for_function("() => !window.quiz.connection.resyncPending")
+    resyncs = [m for m in player.sockets.events_sent(0) if m["event"] == "resync"]
+    assert [m["data"] for m in resyncs] == [
+        {"contestId": str(contest.pk), "epoch": epoch, "lastSeq": last_seq}
+    ]
+    expect(player.page.locator(".facts dd").first).to_have_text("1")
+
+
+def test_a_player_whose_sign_in_is_no_longer_valid_is_asked_to_sign_in_again(
+    browser, site, contexts
+):
+    contest = contest_with_questions(questions=1)
+    player = signed_in_player(phone(browser, contexts), site, "Gone")
+    player.join(contest.join_code)
+    player.page.evaluate(
+        """() => {
+            const stored = JSON.parse(sessionStorage.getItem("quiz.session"));
+            stored.access = stored.refresh = "not-a-token";
+            sessionStorage.setItem("quiz.session", JSON.stringify(stored));
+        }"""
+    )
+
+    player.page.reload()
+
+    expect(player.page.locator("#auth-notice")).to_have_text(
+        "Your sign-in is no longer valid. Please sign in again."
+    )
+    expect(player.page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert player.sockets.closes, "the refused socket closed"
     assert player.errors == []

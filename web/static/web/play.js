@@ -425,7 +425,12 @@ function render() {
     stage.replaceChildren(drawStage());
     countdown.attach($(".countdown-value", stage));
     if (newQuestion) focusOn($(".question-text", stage));
-    else if (hadFocus && !stage.contains(document.activeElement)) focusOn($("#answer-status", stage) || $("h2", stage));
+    else if (hadFocus && !stage.contains(document.activeElement)) {
+      // Redrawn under the player's focus: back to where they were in the question (its
+      // text before answering, the answer's status after), else the new heading.
+      const answered = model.answer && model.answer.state !== "refused";
+      focusOn((answered && $("#answer-status", stage)) || $(".question-text", stage) || $("h2", stage));
+    }
   }
   drawBoard();
   $("#leave").hidden = model.phase === "finished";
