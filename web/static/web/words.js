@@ -67,6 +67,8 @@ export const CLOSE_REASONS = {
     "You are connected from too many tabs or devices. Close one of them, then try again.",
   "removed from contest": "An organizer removed you from this contest.",
   "message too big": "This page sent a message that was too big for the server. Reload the page.",
+  "rate limit exceeded": "This page sent too many messages, so the server paused it for a moment.",
+  "server error": "The server had a problem with this connection.",
 };
 
 export function socketErrorText(code, message, table = SOCKET_ERRORS) {
