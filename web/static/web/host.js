@@ -161,6 +161,7 @@ function countdownTarget() {
 
 function render() {
   const key = [
+    model.contestId,
     model.phase,
     model.question ? model.question.questionId : "",
     model.closed ? model.closed.closedQuestionId : "",
@@ -187,6 +188,7 @@ function render() {
 }
 
 function drawStage() {
+  if (!model.contestId) return h("p", { class: "host-card muted", text: "Connecting to the contest…" });
   switch (model.phase) {
     case "waiting":
       return h(
