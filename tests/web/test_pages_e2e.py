@@ -157,7 +157,7 @@ def test_two_players_play_a_contest_to_the_end_watched_by_the_host(
 
 
 def test_a_player_whose_socket_drops_mid_question_comes_back_and_answers(browser, site, contexts):
-    contest = two_question_contest(seconds=10, intermission=1)
+    contest = two_question_contest(seconds=8, intermission=1)
     player = signed_in_player(phone(browser, contexts), site, "Cut")
     player.join(contest.join_code)
     contest_start(contest_id=contest.pk)
