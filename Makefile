@@ -32,11 +32,13 @@ $(BIN)/.installed: requirements.txt
 run: venv
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed_demo
+	@echo "Open http://$${HOST:-127.0.0.1}:$(PORT)/ to play: /play/ for players, host screens from / (README: Play it now)."
 	DEBUG=$${DEBUG:-true} $(BIN)/daphne $(DAPHNE_FLAGS) \
 		-e tcp:port=$(PORT):interface=$${HOST:-127.0.0.1}:backlog=4096 contestsite.asgi:application
 
 test: venv
 	@$(TEST_ENV) $(BIN)/python scripts/check_services.py
+	@command -v chromium >/dev/null || { echo "The browser tests need Debian's Chromium: apt-get install -y chromium"; exit 1; }
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv
@@ -49,4 +51,4 @@ format: venv
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache staticfiles
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache staticfiles test-artifacts

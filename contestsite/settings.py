@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "contests",
     "leaderboard",
     "realtime",
+    "web",
 ]
 
 MIDDLEWARE = [

@@ -12,6 +12,8 @@ urlpatterns = [
     path("api/", include("core.urls")),
     path("api/", include("contests.urls")),
     path("api/", include("leaderboard.urls")),
+    # The pages (/, /play/, /host/<id>/) and their session-token endpoint.
+    path("", include("web.urls")),
     # Last: any other path under /api/ gets a JSON 404, not an HTML page.
     re_path(r"^api/", api_not_found),
 ]

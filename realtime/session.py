@@ -33,6 +33,7 @@ class Session:
         self.hub = hub
         self.base_send = base_send
         self.contest_id: str | None = None
+        # None for a viewer (staff on the host screen): in the room, not on the board.
         self.participant_id: str | None = None
         # While not None, room events are kept here instead of being sent (the hub does it).
         self.held: list[str] | None = None
@@ -50,7 +51,7 @@ class Session:
                 contest_id=contest_id, user=self.user
             )
             await self.leave()
-            self.participant_id = str(participant.pk)
+            self.participant_id = str(participant.pk) if participant is not None else None
         self.held = []
         joining = self.contest_id is None
         try:
@@ -90,8 +91,6 @@ class Session:
                 return await self._replay(
                     contest_id, request_id, texts, (resync.last_seq, resync.epoch)
                 )
-        # enter() sets it on joining, before any reply.
-        assert self.participant_id is not None
         # Read before the snapshot: the snapshot then includes every event up to seq.
         seq, epoch = await broadcast.aevent_log_position(contest_id)
         state = await run_in_db_thread(contest_state)(

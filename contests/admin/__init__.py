@@ -6,6 +6,11 @@
 - `forms`: what they share (service-backed saves).
 """
 
+from django.contrib import admin
+
 from contests.admin import contest, question, results
+
+# The admin's "View site" link: the home page of the web app.
+admin.site.site_url = "/"
 
 __all__ = ["contest", "question", "results"]

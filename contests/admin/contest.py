@@ -285,6 +285,10 @@ class ContestAdmin(ServiceSavesAdmin):
             contest.pk,
         )
 
+    def view_on_site(self, contest: Contest) -> str:
+        # The contest on the site is its host screen (web app): the page's "View on site".
+        return reverse("web:host", args=[contest.pk])
+
     def get_urls(self) -> list:
         control = path(
             "<path:object_id>/control/<str:control>/",

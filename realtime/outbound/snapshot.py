@@ -30,9 +30,10 @@ def _phase(contest: Contest) -> str:
 
 
 def contest_state(
-    *, contest_id: ContestId, participant_id: ParticipantId, seq: int, epoch: str
+    *, contest_id: ContestId, participant_id: ParticipantId | None, seq: int, epoch: str
 ) -> dict[str, Any]:
-    """Everything a participant needs to (re)draw the contest.
+    """Everything a participant needs to (re)draw the contest; a viewer (no
+    participant_id) gets no `you` and no `yourSubmission`.
 
     `seq`/`epoch` must be read before this is called: the snapshot then includes every
     room event up to `seq`, and the client applies only later ones.
@@ -72,16 +73,19 @@ def contest_state(
             next_starts_at=contest.next_question_at if next_question else None,
         )
 
-    participant = str(participant_id)
     your_submission = None
-    if current is not None:
-        submission = Submission.objects.filter(
-            participant_id=participant, question_id=current.pk
-        ).first()
-        if submission is not None:
-            your_submission = payloads.your_submission_payload(submission)
+    you = None
+    if participant_id is not None:
+        participant = str(participant_id)
+        if current is not None:
+            submission = Submission.objects.filter(
+                participant_id=participant, question_id=current.pk
+            ).first()
+            if submission is not None:
+                your_submission = payloads.your_submission_payload(submission)
+        ranks = leaderboard().ranks(contest_id=contest.pk, participant_ids=[participant])
+        you = ranks.get(participant)
     board = leaderboard().top(contest_id=contest.pk, limit=settings.LEADERBOARD_TOP_N)
-    you = leaderboard().ranks(contest_id=contest.pk, participant_ids=[participant]).get(participant)
     return {
         "contestId": str(contest.pk),
         "title": contest.title,
