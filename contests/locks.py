@@ -77,7 +77,9 @@ class LiveStateView:
     question_open: bool
     question_started_at: datetime | None
     question_deadline: datetime | None
+    question_closed_at: datetime | None
     paused_at: datetime | None
+    ended_at: datetime | None
     scoring_mode: str
     now: datetime
     participant_id: uuid.UUID | None
@@ -92,8 +94,8 @@ def contest_share_live_state(contest_id: ContestId, user_id: UserId) -> LiveStat
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT c.status, c.current_question_index, c.question_open,"
-                " c.question_started_at, c.question_deadline, c.paused_at, c.scoring_mode,"
-                " clock_timestamp(), p.id"
+                " c.question_started_at, c.question_deadline, c.question_closed_at,"
+                " c.paused_at, c.ended_at, c.scoring_mode, clock_timestamp(), p.id"
                 " FROM contests_contest c LEFT JOIN contests_participant p"
                 " ON p.contest_id = c.id AND p.user_id = %s"
                 " WHERE c.id = %s FOR SHARE OF c",
@@ -110,7 +112,9 @@ def contest_share_live_state(contest_id: ContestId, user_id: UserId) -> LiveStat
         contest.question_open,
         contest.question_started_at,
         contest.question_deadline,
+        contest.question_closed_at,
         contest.paused_at,
+        contest.ended_at,
         contest.scoring_mode,
         db_now(),
         Participant.objects.filter(contest=contest, user_id=user_id)

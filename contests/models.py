@@ -75,6 +75,10 @@ class Contest(models.Model):
     question_open = models.BooleanField(default=False, editable=False)
     question_started_at = models.DateTimeField(null=True, blank=True, editable=False)
     question_deadline = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the question at current_question_index closed (its deadline plus grace, or an
+    # organizer's skip): an answer that arrived before it, but waited for the database
+    # until after it, was not late (contests.services.submissions).
+    question_closed_at = models.DateTimeField(null=True, blank=True, editable=False)
     next_question_at = models.DateTimeField(null=True, blank=True, editable=False)
     paused_at = models.DateTimeField(null=True, blank=True, editable=False)
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -95,6 +99,7 @@ class Contest(models.Model):
         "question_open",
         "question_started_at",
         "question_deadline",
+        "question_closed_at",
         "next_question_at",
         "paused_at",
         "started_at",

@@ -12,6 +12,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, JsonResponse
 from rest_framework import exceptions, serializers, status
@@ -21,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.errors import DomainError
+from core.errors import DomainError, refusal_of
 
 logger = logging.getLogger(__name__)
 
@@ -79,9 +81,21 @@ def _invalid_input(errors: dict[str, list[str]]) -> dict[str, Any]:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """Every error of every API view as JSON (settings.REST_FRAMEWORK)."""
-    if isinstance(exc, DomainError):
+    refusal = refusal_of(exc)
+    if refusal is not None:
         set_rollback()
-        return Response({"code": exc.code, "detail": exc.message}, status=exc.http_status)
+        return Response(
+            {"code": refusal.code, "detail": refusal.message}, status=refusal.http_status
+        )
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            {
+                "code": "REQUEST_TOO_LARGE",
+                "detail": f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} "
+                "bytes.",
+            },
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     if isinstance(exc, DjangoValidationError):
         set_rollback()
         return Response(_invalid_input(_django_errors(exc)), status=status.HTTP_400_BAD_REQUEST)

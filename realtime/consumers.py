@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -18,7 +19,7 @@ from django.conf import settings
 
 from accounts.models import User
 from contests.services import submission_create
-from core.errors import DomainError
+from core.errors import refusal_of
 from realtime import messages
 from realtime.db import run_in_db_thread
 from realtime.limits import TokenBucket, connection_slots
@@ -35,10 +36,14 @@ CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_INTERNAL_ERROR = 1011
 
 
+INTERNAL_ERROR = ("INTERNAL_ERROR", "The server could not handle this message.")
+
+
 class ContestConsumer(AsyncWebsocketConsumer):
     user: User | None = None
     session: Session | None = None
     slot: str | None = None
+    received = 0.0  # time.monotonic() when the message being handled arrived
     closed = False
     rejected_in_a_row = 0
 
@@ -117,6 +122,8 @@ class ContestConsumer(AsyncWebsocketConsumer):
     # --- Incoming messages --------------------------------------------------------------
 
     async def websocket_receive(self, message: dict[str, Any]) -> None:
+        # An answer is judged by when it arrived, not by when a database thread was free.
+        received = time.monotonic()
         if self.closed:
             return
         text: str | None = message.get("text")
@@ -139,7 +146,7 @@ class ContestConsumer(AsyncWebsocketConsumer):
         except ProtocolError as error:
             await self._error(error)
             return
-        await self._handle(request)
+        await self._handle(request, received)
 
     async def _rate_limited(self, text: str | None) -> None:
         self.rejected_in_a_row += 1
@@ -155,7 +162,8 @@ class ContestConsumer(AsyncWebsocketConsumer):
             retry_after_ms=self.bucket.retry_after_ms(),
         )
 
-    async def _handle(self, request: ClientMessage) -> None:
+    async def _handle(self, request: ClientMessage, received: float) -> None:
+        self.received = received
         handler = {
             messages.JOIN_CONTEST: self.join_contest,
             messages.SUBMIT_ANSWER: self.submit_answer,
@@ -166,23 +174,16 @@ class ContestConsumer(AsyncWebsocketConsumer):
             await handler(request)
         except ProtocolError as error:
             await self._error(error)
-        except DomainError as error:
+        except Exception as failure:
+            refusal = refusal_of(failure)
+            code, text = INTERNAL_ERROR
+            if refusal is None:
+                user_id = self.user.pk if self.user else None
+                logger.exception("Failed to handle %s for user %s", request.event, user_id)
+            else:
+                code, text = refusal.code, refusal.message
             await self._error(
-                ProtocolError(
-                    error.code, error.message, event=request.event, request_id=request.request_id
-                )
-            )
-        except Exception:
-            logger.exception(
-                "Failed to handle %s for user %s", request.event, self.scope["user"].pk
-            )
-            await self._error(
-                ProtocolError(
-                    "INTERNAL_ERROR",
-                    "The server could not handle this message.",
-                    event=request.event,
-                    request_id=request.request_id,
-                )
+                ProtocolError(code, text, event=request.event, request_id=request.request_id)
             )
 
     # --- Client events ------------------------------------------------------------------
@@ -210,6 +211,7 @@ class ContestConsumer(AsyncWebsocketConsumer):
             question_id=command.question_id,
             user=session.user,
             answer=command.answer,
+            received=self.received,
         )
         await session.send(
             replies.submission_result(

@@ -103,6 +103,7 @@ def _question_open(contest: Contest, questions: list[Question], index: int, now:
     contest.question_open = True
     contest.question_started_at = now
     contest.question_deadline = now + timedelta(seconds=question.time_limit_seconds)
+    contest.question_closed_at = None
     contest.next_question_at = None
     contest.save(update_fields=_LIVE_FIELDS)
     emit.question_broadcast(contest, question, index=index, total_questions=len(questions), now=now)
@@ -124,6 +125,7 @@ def _question_close(
     question = questions[index - 1]
     final = last or index == len(questions)
     contest.question_open = False
+    contest.question_closed_at = now
     if final:
         contest.next_question_at = None
     else:

@@ -3,8 +3,9 @@ before it is acknowledged."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -20,9 +21,10 @@ from contests.errors import (
     QuestionClosed,
     QuestionNotFound,
 )
-from contests.locks import contest_share_live_state
+from contests.locks import LiveStateView, contest_share_live_state
 from contests.models import Contest, Submission
 from contests.selectors import started_contest_questions
+from core.errors import ServiceUnavailable
 from core.types import ContestId, QuestionId
 from leaderboard.selectors import totals_from_database
 from leaderboard.services import leaderboard_record
@@ -34,14 +36,31 @@ class SubmissionOutcome:
     total_score: int
 
 
+def _arrival(now: datetime, received: float | None) -> datetime:
+    """When the answer reached this process, on the database's clock: `now` minus the time
+    it has waited since (a monotonic measure, so other machines' clocks do not matter)."""
+    if received is None:
+        return now
+    return now - timedelta(seconds=max(0.0, time.monotonic() - received))
+
+
 def submission_create(
-    *, contest_id: ContestId, question_id: QuestionId, user: User, answer: Any
+    *,
+    contest_id: ContestId,
+    question_id: QuestionId,
+    user: User,
+    answer: Any,
+    received: float | None = None,
 ) -> SubmissionOutcome:
     """Grade, score and store one answer; committed before this returns.
 
-    Lateness and response time come from the stored question start and deadline and the
-    database's clock, never from the client. While a contest is paused its clock stands
-    still: an answer sent during the pause is timed at the moment of the pause.
+    `received` is `time.monotonic()` when the answer reached the server: lateness and
+    response time are judged at that moment (on the database's clock, against the stored
+    question start and deadline), not when a database connection came free, and never by
+    the client's clock. While a contest is paused its clock stands still: an answer sent
+    during the pause is timed at the moment of the pause. An answer that arrived while its
+    question was open but could be judged only after it closed gets ServiceUnavailable
+    (retry), never a false "deadline passed".
     Four statements: the live state, the insert, the participant's new totals (for the
     reply and the leaderboard) and the commit.
     """
@@ -50,7 +69,10 @@ def submission_create(
             state = contest_share_live_state(contest_id, user.pk)
             if state is None:
                 raise ContestNotFound()
+            arrival = _arrival(state.now, received)
             if state.status != Contest.Status.ACTIVE:
+                if state.ended_at is not None and arrival < state.ended_at:
+                    raise ServiceUnavailable()
                 raise ContestNotActive()
             participant_id = state.participant_id
             if participant_id is None:
@@ -59,22 +81,14 @@ def submission_create(
             played = started_contest_questions(contest_id=contest_id).get(str(question_id))
             if played is None:
                 raise QuestionNotFound()
-            if not state.question_open or played.position != state.current_question_index:
-                raise QuestionClosed()
-            # Opening a question sets its start and deadline, and nothing clears them
-            # while it is open.
-            started_at, deadline = state.question_started_at, state.question_deadline
-            assert started_at is not None and deadline is not None
-            grace = timedelta(milliseconds=settings.SUBMISSION_GRACE_MS)
-            # A pause stops the clock, but not one that came after the deadline passed.
-            if (state.paused_at or state.now) > deadline + grace:
-                raise QuestionClosed("The deadline of this question has passed.")
+            clock = _judged_at(state, played.position, arrival)
 
             question, choices = played.question, played.choices
             normalized = grading.answer_normalize(question, choices, answer)
             is_correct = grading.answer_is_correct(question, choices, normalized)
-            clock = state.paused_at or state.now
-            response_ms = max(0, int((clock - started_at).total_seconds() * 1000))
+            # Opening a question sets its start, and nothing clears it while it is open.
+            assert state.question_started_at is not None
+            response_ms = max(0, int((clock - state.question_started_at).total_seconds() * 1000))
             points = grading.points_for(
                 question=question,
                 scoring_mode=state.scoring_mode,
@@ -90,7 +104,7 @@ def submission_create(
                 is_correct=is_correct,
                 points_awarded=points,
                 response_time_ms=response_ms,
-                received_at=state.now,
+                received_at=arrival,
             )
             (totals,) = totals_from_database(contest_id=contest_id, participant_id=participant_id)
             # robust: the answer is committed whatever happens to the leaderboard's
@@ -104,3 +118,29 @@ def submission_create(
     except IntegrityError:
         raise DuplicateSubmission() from None
     return SubmissionOutcome(submission=submission, total_score=totals.score)
+
+
+def _judged_at(state: LiveStateView, position: int, arrival: datetime) -> datetime:
+    """The instant the answer to the question at `position` is timed at, or the refusal.
+
+    A pause stops the clock (an answer arriving during it is timed at the pause), but not
+    one that came after the deadline passed."""
+    if position != state.current_question_index:
+        # Another question is current: this one closed before it opened (or is not open
+        # yet). Late for sure only if the answer came after the current one opened.
+        started = state.question_started_at
+        if position < state.current_question_index and started and arrival < started:
+            raise ServiceUnavailable()
+        raise QuestionClosed()
+    deadline = state.question_deadline
+    assert deadline is not None  # the current question has opened
+    clock = min(arrival, state.paused_at) if state.paused_at else arrival
+    if clock > deadline + timedelta(milliseconds=settings.SUBMISSION_GRACE_MS):
+        raise QuestionClosed("The deadline of this question has passed.")
+    if not state.question_open:
+        # Closed early (skipped, or the contest ended), or it arrived in time and the close
+        # came while it waited for the database.
+        if state.question_closed_at is not None and arrival < state.question_closed_at:
+            raise ServiceUnavailable()
+        raise QuestionClosed()
+    return clock
