@@ -14,7 +14,8 @@ def user_register(*, username: str, password: str, display_name: str = "") -> Us
 
     Usernames are unique ignoring case, so "Alice" cannot pose as "alice" on a leaderboard.
     """
-    user = User(username=username, display_name=display_name)
+    # The name leaderboards show: the username unless the player chose another.
+    user = User(username=username, display_name=display_name.strip() or username[:50])
     errors: dict[str, list[str]] = {}
     try:
         # Uniqueness is checked below, as one error on the username.

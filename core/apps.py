@@ -6,3 +6,7 @@ class CoreConfig(AppConfig):
     time, health, the periodic-task runner of the embedded mode."""
 
     name = "core"
+
+    def ready(self) -> None:
+        # Registers the schema extensions with drf-spectacular.
+        from core import schema  # noqa: F401

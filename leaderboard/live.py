@@ -306,6 +306,11 @@ def drop(client: redis.Redis, contest_id: str) -> None:
     pipe.execute()
 
 
+def claim_broadcast(client: redis.Redis, contest_id: str, interval_ms: int) -> bool:
+    """True once per `interval_ms` and contest: the turn to broadcast its board."""
+    return bool(client.set(redis_key("lb", contest_id, "sent"), "1", nx=True, px=interval_ms))
+
+
 def flush_lock(client: redis.Redis) -> redis.lock.Lock:
     """One flush at a time, so boards of one contest are never broadcast out of order."""
     return client.lock(redis_key("lb", "flush"), timeout=FLUSH_LOCK_SECONDS)

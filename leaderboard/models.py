@@ -23,3 +23,18 @@ class FinalStanding(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.rank} {self.participant}"
+
+
+class LiveBoardRepair(models.Model):
+    """A contest whose live board (Redis) missed a write: the answer or registration
+    committed, Redis did not take its totals. The next flush rebuilds the board from the
+    database and deletes the row. In PostgreSQL, because the Redis that refused the write
+    may not take a "rebuild me" mark either."""
+
+    contest = models.OneToOneField(
+        Contest, on_delete=models.CASCADE, primary_key=True, related_name="live_board_repair"
+    )
+    failed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"repair the live board of {self.contest_id}"

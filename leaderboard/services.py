@@ -21,10 +21,12 @@ from contests.models import Contest
 from core.redis import get_redis
 from core.types import ContestId, ParticipantId
 from leaderboard import live, ranking, selectors
-from leaderboard.models import FinalStanding
+from leaderboard.models import FinalStanding, LiveBoardRepair
 from realtime.outbound import emit
 
 logger = logging.getLogger(__name__)
+
+BEAT_JITTER_MS = 100
 
 
 class _MemoryDirty:
@@ -56,8 +58,8 @@ def leaderboard_record(
     of submissions, so an older write can never replace a newer one).
 
     The submission is already committed, so a Redis failure here must not reach the
-    caller: it is logged and the set is marked unbuilt, so the next read or flush
-    rebuilds it from the database (if Redis is down, that marker is gone with it).
+    caller: the contest is marked for repair in the database (LiveBoardRepair), and the
+    next flush rebuilds its board from the database.
     """
     cid = str(contest_id)
     client = get_redis()
@@ -68,12 +70,15 @@ def leaderboard_record(
         (totals,) = selectors.totals_from_database(contest_id=cid, participant_id=participant_id)
     try:
         live.write(client, cid, [totals])
-    except redis.RedisError:
-        logger.exception("leaderboard update of contest %s failed; it will be rebuilt", cid)
-        try:
-            live.unmark_built(client, cid)
-        except redis.RedisError:
-            logger.warning("could not mark contest %s's leaderboard for rebuild", cid)
+    except redis.RedisError as exc:
+        logger.warning(
+            "leaderboard update of contest %s failed (%s); the next flush repairs it",
+            cid,
+            type(exc).__name__,
+        )
+        LiveBoardRepair.objects.bulk_create(
+            [LiveBoardRepair(contest_id=cid)], ignore_conflicts=True
+        )
 
 
 def leaderboard_rebuild(*, contest_id: ContestId, if_missing: bool = False) -> None:
@@ -85,13 +90,23 @@ def leaderboard_rebuild(*, contest_id: ContestId, if_missing: bool = False) -> N
     selectors.live_rebuild(client, str(contest_id), if_missing=if_missing)
 
 
-def _broadcast(contest_id: str) -> None:
+def _broadcast(client: redis.Redis | None, contest_id: str) -> None:
     with transaction.atomic():
-        # Held FOR SHARE while sending: no leaderboard_update can follow contest_end.
+        # Held FOR SHARE while recording: no leaderboard_update can follow contest_end.
         if not contest_share_if_active(contest_id):
+            return
+        # At most one per interval and contest, however many beats run flushes.
+        if client is not None and not live.claim_broadcast(client, contest_id, _interval_ms()):
+            live.mark_dirty(client, contest_id)
             return
         board = selectors.live_top(contest_id=contest_id, limit=settings.LEADERBOARD_TOP_N)
         emit.leaderboard_update(contest_id, board=board)
+
+
+def _interval_ms() -> int:
+    # A little under the interval: one beat's flushes come at jittered instants, and one
+    # that comes a few milliseconds early must not skip its turn.
+    return max(1, int(settings.LEADERBOARD_INTERVAL_SECONDS * 1000) - BEAT_JITTER_MS)
 
 
 def _active_contest_ids() -> list[str]:
@@ -99,12 +114,24 @@ def _active_contest_ids() -> list[str]:
     return [str(pk) for pk in ids]
 
 
+def _repairs_due(active: list[str]) -> list[str]:
+    repairs = LiveBoardRepair.objects.filter(contest_id__in=active)
+    return [str(pk) for pk in repairs.values_list("contest_id", flat=True)]
+
+
 def _pop_changed(client: redis.Redis | None, active: list[str]) -> set[str]:
     """The active contests to broadcast, taking them off the dirty set."""
     if client is None:
         return _memory_dirty.pop_all() & set(active)
-    # A set Redis lost may have lost updates nobody broadcast yet: rebuilding marks it
-    # dirty, so it goes out now even if no submission arrives.
+    # A set that missed writes (LiveBoardRepair) or that Redis lost may be behind the
+    # database: rebuilding marks it dirty, so it goes out now even if no answer arrives.
+    for cid in _repairs_due(active):
+        try:
+            leaderboard_rebuild(contest_id=cid)
+        except Exception:
+            logger.exception("leaderboard of contest %s could not be repaired", cid)
+            continue
+        LiveBoardRepair.objects.filter(contest_id=cid).delete()
     for cid, built in live.is_built(client, active).items():
         if not built:
             # One contest's failure must not stop the others' boards; the next flush
@@ -127,7 +154,7 @@ def leaderboard_flush() -> None:
     try:
         for cid in sorted(_pop_changed(client, _active_contest_ids())):
             try:
-                _broadcast(cid)
+                _broadcast(client, cid)
             except Exception:
                 # One contest's failure must not starve the others; retry it next time.
                 logger.exception("leaderboard broadcast of contest %s failed", cid)

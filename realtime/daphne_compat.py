@@ -1,4 +1,4 @@
-"""Keeping secrets out of logs, and two fixes to daphne 4.2.3 (installed when daphne runs).
+"""Keeping secrets out of logs, and fixes to daphne 4.2.3 (installed when daphne runs).
 
 - The WebSocket JWT travels in the query string. daphne's access log writes the full URI
   of plain HTTP requests (a browser opening the WebSocket URL, a proxy's health check), and
@@ -8,6 +8,9 @@
   allows an application only 1000 and 3000-4999). Clients are promised these codes with a
   short reason (docs/PROTOCOL.md), so an open socket is closed with the frame itself,
   the reason truncated to the 123 bytes a close frame can carry.
+- A reply sent after the client began closing is dropped instead of raising into the
+  application, and a frame over daphne's size limit closes with 1009, not a dropped
+  connection (1006).
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ def install() -> None:
 def _patch_daphne() -> None:
     from autobahn.util import encode_truncate
     from daphne.access import AccessLogGenerator
-    from daphne.ws_protocol import WebSocketProtocol
+    from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
 
     if getattr(WebSocketProtocol.handle_reply, "passes_close_reason", False):
         return
@@ -63,7 +66,15 @@ def _patch_daphne() -> None:
         write_entry(self, host, date, redact(request), *args, **kwargs)
 
     def handle_reply_with_reason(self: Any, message: dict[str, Any]) -> None:
-        if message.get("type") == "websocket.close" and self.state == self.STATE_OPEN:
+        if self.state != self.STATE_OPEN and message.get("type") in (
+            "websocket.send",
+            "websocket.close",
+        ):
+            # The client hung up while its reply was on its way (the close handshake has
+            # begun): there is no one to send it to. autobahn would raise "Attempt to send
+            # on a closed protocol" into the application.
+            return
+        if message.get("type") == "websocket.close":
             reason = message.get("reason")
             self.sendCloseFrame(
                 code=message.get("code") or 1000,
@@ -77,3 +88,14 @@ def _patch_daphne() -> None:
     handle_reply_with_reason.passes_close_reason = True  # type: ignore[attr-defined]
     AccessLogGenerator.write_entry = redacted_write_entry
     WebSocketProtocol.handle_reply = handle_reply_with_reason
+
+    factory_init = WebSocketFactory.__init__
+
+    def factory_init_closing_with_a_frame(self: Any, *args: Any, **kwargs: Any) -> None:
+        factory_init(self, *args, **kwargs)
+        # autobahn drops the TCP connection on a protocol failure (failByDrop), so a client
+        # sending a frame over daphne's size limit saw 1006; with a close frame it gets the
+        # 1009 "message too big" the protocol documents.
+        self.setProtocolOptions(failByDrop=False)
+
+    WebSocketFactory.__init__ = factory_init_closing_with_a_frame

@@ -9,6 +9,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from core.parsers import unencodable_at
+
 MAX_REQUEST_ID_LENGTH = 64
 
 JOIN_CONTEST = "join_contest"
@@ -60,6 +62,14 @@ def parse(text: str) -> ClientMessage:
         raise ProtocolError("INVALID_PAYLOAD", "The message is not valid JSON.") from None
     if not isinstance(body, dict):
         raise ProtocolError("INVALID_PAYLOAD", "The message must be a JSON object.")
+    # Valid JSON, but text that PostgreSQL and Redis cannot store (a lone surrogate).
+    unencodable = unencodable_at(body)
+    if unencodable is not None:
+        raise ProtocolError(
+            "INVALID_PAYLOAD",
+            f"{unencodable} must be valid Unicode text (it has a lone surrogate).",
+            field=unencodable,
+        )
 
     request_id = body.get("requestId")
     if request_id is not None and (

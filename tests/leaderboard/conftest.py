@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from contests.models import Contest, Participant, Question, Submission
-from core.redis import get_redis
+from core.redis import get_redis, redis_key
 from leaderboard import live, ranking, selectors, services
 from realtime.outbound import broadcast
 from tests.factories import (
@@ -142,12 +142,22 @@ def redis_client():
     return client
 
 
+def an_interval_passes() -> None:
+    """Forget every contest's last broadcast turn, as LEADERBOARD_INTERVAL_SECONDS would."""
+    client = get_redis()
+    if client is not None:
+        for key in client.scan_iter(redis_key("lb", "*", "sent")):
+            client.delete(key)
+
+
 @pytest.fixture
 def flush(django_capture_on_commit_callbacks):
-    """leaderboard_flush, then what it queued for after its commit (its room events, from
-    the outbox), as a real commit would; inside the test's transaction."""
+    """One beat's leaderboard_flush, an interval after the last one, then what it queued
+    for after its commit (its room events, from the outbox), as a real commit would;
+    inside the test's transaction."""
 
     def run() -> None:
+        an_interval_passes()
         with django_capture_on_commit_callbacks(execute=True):
             services.leaderboard_flush()
 
