@@ -269,6 +269,10 @@ WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])
 # How often each server process compares what it delivered with the event log (repairs
 # room events the channel layer lost while Redis reconnected).
 WS_CATCH_UP_INTERVAL_SECONDS = env_float("WS_CATCH_UP_INTERVAL_SECONDS", 5.0, minimum=0.1)
+# What a web process holds for one client that does not read, before closing it (1013).
+WS_MAX_SEND_BUFFER_BYTES = env_int("WS_MAX_SEND_BUFFER_BYTES", 256 * 1024, minimum=16 * 1024)
+# On SIGTERM a web process closes its sockets (1012) and exits within this many seconds.
+SHUTDOWN_TIMEOUT_SECONDS = env_float("SHUTDOWN_TIMEOUT_SECONDS", 10.0, minimum=1.0)
 
 # --- Auth, REST, JWT ------------------------------------------------------------------
 

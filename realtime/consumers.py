@@ -15,14 +15,13 @@ from typing import Any
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
 
 from accounts.models import User
 from contests.services import submission_create
 from core.errors import refusal_of
-from realtime import messages
+from realtime import messages, shutdown
 from realtime.db import run_in_db_thread
-from realtime.limits import TokenBucket, connection_slots
+from realtime.limits import Admission, MessageGate, connection_slots
 from realtime.messages import ClientMessage, ProtocolError
 from realtime.middleware import TOO_MANY_CONNECTIONS, Refusal
 from realtime.outbound import replies
@@ -44,8 +43,10 @@ class ContestConsumer(AsyncWebsocketConsumer):
     session: Session | None = None
     slot: str | None = None
     received = 0.0  # time.monotonic() when the message being handled arrived
+    busy = False  # handling a message
+    close_pending: tuple[int, str] | None = None
+    closing: asyncio.Task[None] | None = None
     closed = False
-    rejected_in_a_row = 0
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         # Instead of AsyncConsumer's loop: no channel-layer channel per socket (the hub
@@ -87,14 +88,23 @@ class ContestConsumer(AsyncWebsocketConsumer):
                 return
             if self.slot is None:
                 refusal = TOO_MANY_CONNECTIONS
+            elif shutdown.draining():
+                refusal = Refusal(shutdown.CLOSE_SERVICE_RESTART, shutdown.RESTART_REASON)
             else:
                 self.session = Session(user=user, hub=get_hub(), base_send=self.base_send)
         if refusal is not None:
             await self._close(refusal.code, refusal.reason)
             return
-        self.bucket = TokenBucket(
-            rate=settings.WS_RATE_LIMIT_PER_SECOND, burst=settings.WS_RATE_LIMIT_BURST
-        )
+        self.gate = MessageGate.from_settings()
+        shutdown.opened(self)
+
+    def close_when_idle(self, code: int, reason: str) -> None:
+        """Close once the message being handled (if any) is answered: an answer in hand is
+        committed or refused, never cut off (realtime.shutdown)."""
+        if self.busy:
+            self.close_pending = (code, reason)
+        elif not self.closed:
+            self.closing = asyncio.get_running_loop().create_task(self._close(code, reason))
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         await self._disconnected()
@@ -102,6 +112,7 @@ class ContestConsumer(AsyncWebsocketConsumer):
 
     async def _disconnected(self) -> None:
         """Leave the room and free the connection slot; does nothing the second time."""
+        shutdown.closed(self)
         if self.session is not None:
             try:
                 await self.session.leave()
@@ -126,41 +137,31 @@ class ContestConsumer(AsyncWebsocketConsumer):
         received = time.monotonic()
         if self.closed:
             return
-        text: str | None = message.get("text")
-        if text is None:
-            size = len(message.get("bytes") or b"")
-        else:
-            size = len(text.encode("utf-8", "surrogatepass"))
-        if size > settings.WS_MAX_MESSAGE_BYTES:
+        admission = self.gate.admit(message)
+        if admission is Admission.TOO_BIG:
             await self._close(CLOSE_MESSAGE_TOO_BIG, "message too big")
-            return
-        if not self.bucket.take():
-            await self._rate_limited(text)
-            return
-        self.rejected_in_a_row = 0
-        if text is None:
-            await self._error(ProtocolError("INVALID_PAYLOAD", "Send JSON in text frames."))
-            return
-        try:
-            request = messages.parse(text)
-        except ProtocolError as error:
-            await self._error(error)
-            return
-        await self._handle(request, received)
-
-    async def _rate_limited(self, text: str | None) -> None:
-        self.rejected_in_a_row += 1
-        if self.rejected_in_a_row >= settings.WS_RATE_LIMIT_CLOSE_AFTER:
+        elif admission is Admission.FLOODING:
             await self._close(CLOSE_POLICY_VIOLATION, "rate limit exceeded")
-            return
-        # The requestId is echoed so that a client waiting for this reply is not stuck.
-        request_id, event = messages.identify(text)
-        await self._error(
-            ProtocolError(
-                "RATE_LIMITED", "Too many messages; slow down.", event=event, request_id=request_id
-            ),
-            retry_after_ms=self.bucket.retry_after_ms(),
-        )
+        elif admission is Admission.RATE_LIMITED:
+            retry_after_ms = self.gate.bucket.retry_after_ms()
+            await self._error(
+                messages.rate_limited(message.get("text"), retry_after_ms=retry_after_ms)
+            )
+        elif message.get("text") is None:
+            await self._error(ProtocolError("INVALID_PAYLOAD", "Send JSON in text frames."))
+        else:
+            try:
+                request = messages.parse(message["text"])
+            except ProtocolError as error:
+                await self._error(error)
+                return
+            self.busy = True
+            try:
+                await self._handle(request, received)
+            finally:
+                self.busy = False
+            if self.close_pending is not None:
+                await self._close(*self.close_pending)
 
     async def _handle(self, request: ClientMessage, received: float) -> None:
         self.received = received
@@ -200,12 +201,7 @@ class ContestConsumer(AsyncWebsocketConsumer):
         command = messages.submit_answer(request)
         session = self._session()
         if command.contest_id != session.contest_id:
-            raise ProtocolError(
-                "NOT_JOINED",
-                "Join the contest before answering.",
-                event=request.event,
-                request_id=request.request_id,
-            )
+            raise messages.not_joined(request)
         outcome = await run_in_db_thread(submission_create)(
             contest_id=command.contest_id,
             question_id=command.question_id,
@@ -235,7 +231,7 @@ class ContestConsumer(AsyncWebsocketConsumer):
     async def _reply(self, text: str) -> None:
         await self.base_send({"type": "websocket.send", "text": text})
 
-    async def _error(self, error: ProtocolError, *, retry_after_ms: int | None = None) -> None:
+    async def _error(self, error: ProtocolError) -> None:
         await self._reply(
             replies.error(
                 code=error.code,
@@ -243,6 +239,6 @@ class ContestConsumer(AsyncWebsocketConsumer):
                 event=error.event,
                 field=error.field,
                 request_id=error.request_id,
-                retry_after_ms=retry_after_ms,
+                retry_after_ms=error.retry_after_ms,
             )
         )

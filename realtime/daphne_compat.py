@@ -15,10 +15,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import sys
 from typing import Any
+
+from django.conf import settings
+
+from realtime import shutdown
+
+logger = logging.getLogger(__name__)
 
 # A query parameter that carries credentials, and anything shaped like a JWT.
 _CREDENTIAL_PARAMETER = re.compile(r"(?i)([?&;](?:token|access|refresh)=)[^&;\s\"']*")
@@ -48,6 +55,54 @@ def install() -> None:
             handler.addFilter(RedactCredentials())
     if "daphne.server" in sys.modules:
         _patch_daphne()
+        _drain_on_sigterm()
+
+
+def _drain_on_sigterm() -> None:
+    """On SIGTERM, stop accepting, close every socket with 1012 once its message in hand is
+    answered, then stop, within SHUTDOWN_TIMEOUT_SECONDS. A second SIGTERM stops at once.
+
+    daphne's own shutdown cancels every connection's application at once (the clients see
+    1006), so the drain runs before the reactor is asked to stop."""
+    from twisted.internet import reactor as installed_reactor
+    from twisted.internet.tcp import Port
+
+    # Twisted types the global reactor in a way mypy cannot follow (its methods read as
+    # unbound functions).
+    reactor: Any = installed_reactor
+
+    stop_now = reactor.sigTerm
+    tasks: list[asyncio.Task[int]] = []
+
+    def drain() -> None:
+        for reader in list(reactor.getReaders()):
+            if isinstance(reader, Port):
+                reader.stopListening()
+        # The server's own shutdown (cancelling what is left) needs a moment after this.
+        timeout = max(0.5, settings.SHUTDOWN_TIMEOUT_SECONDS - 2)
+        task = asyncio.get_event_loop().create_task(shutdown.drain(timeout=timeout))
+        task.add_done_callback(lambda _: reactor.stop())
+        tasks.append(task)
+
+    def sigterm(number: int, frame: Any = None) -> None:
+        if tasks:
+            stop_now(number, frame)
+            return
+        logger.info("SIGTERM: draining the sockets before stopping")
+        reactor.callFromThread(drain)
+
+    # Read by the reactor when it installs its signal handlers, in reactor.run().
+    reactor.sigTerm = sigterm
+
+
+CLOSE_TOO_SLOW = 1013
+TOO_SLOW_REASON = "too slow"
+
+
+def _unsent_bytes(transport: Any) -> int:
+    """What a Twisted TCP transport holds for its client and could not write yet."""
+    buffered = len(getattr(transport, "dataBuffer", b"")) - getattr(transport, "offset", 0)
+    return buffered + getattr(transport, "_tempDataLen", 0)
 
 
 def _patch_daphne() -> None:
@@ -73,6 +128,15 @@ def _patch_daphne() -> None:
             # The client hung up while its reply was on its way (the close handshake has
             # begun): there is no one to send it to. autobahn would raise "Attempt to send
             # on a closed protocol" into the application.
+            return
+        if (
+            message.get("type") == "websocket.send"
+            and _unsent_bytes(self.transport) > settings.WS_MAX_SEND_BUFFER_BYTES
+        ):
+            # A client that does not read (stuck, or too slow for the room) would make the
+            # server hold everything for it: it is closed instead, and resyncs if it comes
+            # back. Nobody else waits for it: writes never block the room.
+            self.sendCloseFrame(code=CLOSE_TOO_SLOW, reasonUtf8=TOO_SLOW_REASON.encode())
             return
         if message.get("type") == "websocket.close":
             reason = message.get("reason")

@@ -10,12 +10,14 @@ the count lives in this process's memory.
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import time
 import uuid
 import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 
@@ -53,6 +55,46 @@ class TokenBucket:
 
     def retry_after_ms(self) -> int:
         return max(1, int((1 - self.tokens) / self.rate * 1000) + 1)
+
+
+class Admission(enum.Enum):
+    ADMITTED = "admitted"
+    TOO_BIG = "too big"  # close 1009
+    RATE_LIMITED = "rate limited"  # refused with RATE_LIMITED
+    FLOODING = "flooding"  # close 1008
+
+
+@dataclass
+class MessageGate:
+    """What every incoming message of a socket passes first: the size limit, the token
+    bucket, and the count of refusals in a row (docs/PROTOCOL.md, "Limits")."""
+
+    bucket: TokenBucket
+    rejected_in_a_row: int = 0
+
+    @classmethod
+    def from_settings(cls) -> MessageGate:
+        bucket = TokenBucket(
+            rate=settings.WS_RATE_LIMIT_PER_SECOND, burst=settings.WS_RATE_LIMIT_BURST
+        )
+        return cls(bucket)
+
+    def admit(self, message: dict[str, Any]) -> Admission:
+        text: str | None = message.get("text")
+        if text is None:
+            size = len(message.get("bytes") or b"")
+        else:
+            # Counted in UTF-8 bytes, as the client sent them.
+            size = len(text.encode("utf-8", "surrogatepass"))
+        if size > settings.WS_MAX_MESSAGE_BYTES:
+            return Admission.TOO_BIG
+        if not self.bucket.take():
+            self.rejected_in_a_row += 1
+            if self.rejected_in_a_row >= settings.WS_RATE_LIMIT_CLOSE_AFTER:
+                return Admission.FLOODING
+            return Admission.RATE_LIMITED
+        self.rejected_in_a_row = 0
+        return Admission.ADMITTED
 
 
 # KEYS: the user's slot set. ARGV: max, ttl ms, connection id.

@@ -31,6 +31,7 @@ class ProtocolError(Exception):
         event: str | None = None,
         field: str | None = None,
         request_id: str | None = None,
+        retry_after_ms: int | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -38,6 +39,7 @@ class ProtocolError(Exception):
         self.event = event
         self.field = field
         self.request_id = request_id
+        self.retry_after_ms = retry_after_ms
 
 
 @dataclass(frozen=True)
@@ -109,16 +111,32 @@ def parse(text: str) -> ClientMessage:
     return ClientMessage(event=event, data=data, request_id=request_id)
 
 
-def identify(text: str | None) -> tuple[str | None, str | None]:
-    """(requestId, event) of a message as far as they can be read: for the reply to a
-    message that is refused before it is handled (rate limited)."""
-    if text is None:
-        return None, None
-    try:
-        request = parse(text)
-    except ProtocolError as error:
-        return error.request_id, None
-    return request.request_id, request.event
+def rate_limited(text: str | None, *, retry_after_ms: int) -> ProtocolError:
+    """The refusal of a message over the rate limit. It echoes the message's requestId as
+    far as it can be read, so that a client waiting for the reply is not stuck."""
+    request_id = event = None
+    if text is not None:
+        try:
+            request = parse(text)
+            request_id, event = request.request_id, request.event
+        except ProtocolError as error:
+            request_id = error.request_id
+    return ProtocolError(
+        "RATE_LIMITED",
+        "Too many messages; slow down.",
+        event=event,
+        request_id=request_id,
+        retry_after_ms=retry_after_ms,
+    )
+
+
+def not_joined(request: ClientMessage) -> ProtocolError:
+    return ProtocolError(
+        "NOT_JOINED",
+        "Join the contest before answering.",
+        event=request.event,
+        request_id=request.request_id,
+    )
 
 
 # --- Fields of `data` --------------------------------------------------------------------

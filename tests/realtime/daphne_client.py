@@ -54,6 +54,17 @@ class Socket:
             assert closed.rcvd is not None, "the server sent no close frame"
             return closed.rcvd.code, closed.rcvd.reason
 
+    async def close_frame_after(
+        self, received: list[dict[str, Any]], timeout: float = TIMEOUT
+    ) -> tuple[int, str]:
+        """Like close_frame, keeping every message that came before the close."""
+        try:
+            while True:
+                received.append(json.loads(await asyncio.wait_for(self.ws.recv(), timeout)))
+        except ConnectionClosed as closed:
+            assert closed.rcvd is not None, "the server sent no close frame"
+            return closed.rcvd.code, closed.rcvd.reason
+
     async def close(self) -> None:
         await self.ws.close()
 
