@@ -26,4 +26,4 @@ application = periodic_install(build_application(django_asgi_app))
 if "daphne.server" in sys.modules:
     gc.collect()
     gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    gc.set_threshold(*(int(x) for x in os.environ.get("GC_THRESHOLDS", "50000,20,100").split(",")))

@@ -6,8 +6,8 @@ None when REDIS_URL is unset: callers fall back to their embedded-mode store.
 Every client retries a command that fails on a lost or refused connection, with
 exponential backoff for a few seconds, on a fresh connection: a Redis restart costs the
 callers a short wait, not an error (redis-py retries nothing by default for a client
-built on a pool of its own). Idle pooled connections are checked before use
-(`health_check_interval`), so the first command after a restart does not meet a dead one.
+built on a pool of its own). Pooled connections idle for a while are checked before use
+(`health_check_interval`).
 """
 
 from __future__ import annotations
@@ -20,15 +20,18 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
+from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-# 0.05, 0.1, 0.2, 0.4, 0.8, then 1 s: about 5.5 s of retries before a command fails.
+# 0.1, 0.2, 0.4, 0.8 and 1 s between attempts: a command waits out a Redis restart of
+# about 2.5 s, and fails after that (a real outage). Not more: redis-py nests retries in
+# places (the health check of a reconnect retries inside the connect's own retry).
 BACKOFF_BASE_SECONDS = 0.05
 BACKOFF_CAP_SECONDS = 1.0
-RETRIES = 9
-HEALTH_CHECK_SECONDS = 5
+RETRIES = 5
+HEALTH_CHECK_SECONDS = 30
 CONNECT_TIMEOUT_SECONDS = 2.0
 # Long enough for the slowest script (a leaderboard rebuild of a big contest), short
 # enough that a half-open connection (a cut network) is noticed and retried.
@@ -105,8 +108,22 @@ def get_async_redis() -> aioredis.Redis | None:
 
 def is_transient(exc: BaseException) -> bool:
     """A failure to reach Redis, as opposed to a fault of the command (redis-py raises
-    its own ConnectionError and TimeoutError for the network's errors)."""
-    return isinstance(exc, tuple(RETRY_ON))
+    its own ConnectionError and TimeoutError for the network's errors; Celery's kombu
+    wraps them in its OperationalError when the broker is out of reach)."""
+    return isinstance(exc, (*RETRY_ON, KombuOperationalError))
+
+
+def caused_by_outage(exc: BaseException) -> bool:
+    """Whether `exc`, or what it was raised from (Celery beat wraps the broker's error in
+    its own), is a failure to reach Redis."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if is_transient(current):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 class TransientRedisErrors(logging.Filter):
@@ -119,8 +136,10 @@ class TransientRedisErrors(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
-            if is_transient(exc):
-                record.msg = f"{record.getMessage()}: {type(exc).__name__}: {exc}"
+            if caused_by_outage(exc):
+                # The first line only: Celery beat appends the formatted stack to it.
+                first = record.getMessage().splitlines()[0]
+                record.msg = f"{first} ({type(exc).__name__}: {exc})"
                 record.args = None
                 record.exc_info = None
                 record.exc_text = None

@@ -83,9 +83,9 @@ async def asend_to_contest(
                     "room event %s of contest %s was logged, not published", event, contest_id
                 )
                 return appended
-            # Not logged: try again before giving up (the relay then keeps retrying an
-            # outbox event until Redis takes it).
-            if attempt == SEND_ATTEMPTS:
+            # Not logged: try again before giving up. The relay keeps retrying an outbox
+            # event itself until Redis takes it, without holding up its committer.
+            if attempt == SEND_ATTEMPTS or outbox_id:
                 raise
             logger.warning("room event %s of contest %s not sent, retrying", event, contest_id)
             await asyncio.sleep(0.1 * attempt)

@@ -49,7 +49,17 @@ def record(contest_id: ContestId, event: str, data: dict[str, Any]) -> None:
     OutboxEvent.objects.create(
         contest_id=cid, event=event, data=json.dumps(data, separators=(",", ":"))
     )
-    transaction.on_commit(lambda: publish_pending(contest_id=cid))
+    transaction.on_commit(lambda: _publish_after_commit(cid))
+
+
+def _publish_after_commit(contest_id: str) -> None:
+    if _retrier.active:
+        # Redis refused an event a moment ago: the retry thread publishes this one after
+        # it, in order, and the caller (an organizer's request, a clock tick) does not
+        # wait for Redis to come back.
+        _retrier.start()
+        return
+    publish_pending(contest_id=contest_id)
 
 
 def publish_pending(*, contest_id: ContestId | None = None) -> bool:
@@ -101,6 +111,10 @@ class _Retrier:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._again = False
+
+    @property
+    def active(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
         with self._lock:
