@@ -29,10 +29,17 @@ $(BIN)/.installed: requirements.txt
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
 	touch $@
 
-run: venv
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed_demo
-	DEBUG=$${DEBUG:-true} $(BIN)/daphne $(DAPHNE_FLAGS) \
+# The project folder's local settings, read by settings.py (the environment wins over it):
+# DEBUG on and a SECRET_KEY generated once, so that every `manage.py` command of the docs
+# works as printed from the folder. Never used in production, which sets variables itself.
+.env:
+	@$(PYTHON) -c 'import secrets; print("DEBUG=true\nSECRET_KEY=" + secrets.token_urlsafe(50))' > $@
+	@echo "Wrote .env (DEBUG=true and a generated SECRET_KEY) for local development."
+
+run: venv .env
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/daphne $(DAPHNE_FLAGS) \
 		-e tcp:port=$(PORT):interface=$${HOST:-127.0.0.1}:backlog=4096 contestsite.asgi:application
 
 test: venv

@@ -14,8 +14,14 @@ from typing import TypedDict
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# `make run` writes the project folder's .env (DEBUG and a generated SECRET_KEY) so that
+# every `manage.py` command works as printed from the folder. A variable set in the
+# environment always wins over the file; production sets everything in the environment.
+load_dotenv(BASE_DIR / ".env", override=False)
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -120,6 +126,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later line of the request carries its request id, and a Host that is
+    # not served gets one warning and a JSON 400 before anything else reads it.
+    "core.middleware.RequestContextMiddleware",
+    "core.middleware.AllowedHostsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -196,6 +206,9 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
+# The broker's keys and queues (kombu: `_kombu.binding.*`, the `celery` queue, pidbox)
+# under the same prefix as everything else in Redis.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_KEY_PREFIX}:celery:"}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -266,7 +279,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "core.auth.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -316,18 +329,54 @@ STATIC_ROOT.mkdir(exist_ok=True)
 # collectstatic step (production may still run `manage.py collectstatic`).
 WHITENOISE_USE_FINDERS = True
 
+# Dates and times with seconds in the admin (the English locale shows minutes only).
+FORMAT_MODULE_PATH = ["core.formats"]
+
+# --- Observability --------------------------------------------------------------------
+
+# text: one readable line per record; json: one JSON object per line (docs/OPERATIONS.md).
+LOG_FORMAT = env_choice("LOG_FORMAT", "text", ("text", "json"))
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
+# Bearer token that GET /metrics requires; empty: no token (keep it on an internal network).
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+# prometheus-client reads this variable itself when it is imported; set, every process
+# writes its figures to files there and /metrics adds them up (core/metrics.py).
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
+if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_absolute():
+    raise ImproperlyConfigured(
+        f"PROMETHEUS_MULTIPROC_DIR must be an absolute path, got {PROMETHEUS_MULTIPROC_DIR!r}"
+    )
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {
-        "handlers": ["console"],
-        "level": env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
+    "filters": {
+        "context": {"()": "core.logs.ContextFilter"},
+        "redact": {"()": "core.logs.RedactCredentials"},
     },
+    "formatters": {
+        "text": {
+            "()": "core.logs.TextFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
+        "json": {"()": "core.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context", "redact"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
-        # Never log query strings: the WebSocket JWT travels there.
+        # Never log query strings: the WebSocket JWT travels there. Its access log (a line
+        # per WebSocket event) stays off: core.middleware logs each HTTP request once.
         "django.channels.server": {"level": "WARNING"},
+        "daphne.access": {"level": "WARNING"},
+        # 4xx answers are in the request's own line (core.middleware); 5xx keep their
+        # traceback here.
+        "django.request": {"level": "ERROR"},
         # The clock runs a task every second: no "received"/"succeeded"/"Sending due
         # task" line for each (failures are still logged, at ERROR).
         "celery.app.trace": {"level": "WARNING"},

@@ -18,6 +18,7 @@ from django.conf import settings
 
 from accounts.models import User
 from contests.services import submission_create
+from core import logs, metrics
 from core.errors import DomainError
 from realtime import messages
 from realtime.db import run_in_db_thread
@@ -49,7 +50,8 @@ class ContestConsumer(AsyncWebsocketConsumer):
         # clean their connections up themselves).
         self.scope = scope
         self.channel_layer = None
-        self.base_send = send
+        self.base_send = metrics.counting_send(send)
+        metrics.ws_opened()
         try:
             while True:
                 await self.dispatch(await receive())
@@ -59,6 +61,7 @@ class ContestConsumer(AsyncWebsocketConsumer):
             # Also when a handler raised, or when daphne cancels a consumer still running
             # application_close_timeout after the client left (and again every second
             # after that, hence the shield): the slot and the room must be given back.
+            metrics.ws_gone()
             await asyncio.shield(self._disconnected())
 
     async def dispatch(self, message: dict[str, Any]) -> None:
@@ -74,6 +77,7 @@ class ContestConsumer(AsyncWebsocketConsumer):
         refusal: Refusal | None = self.scope["refusal"]
         if refusal is None:
             self.user = user = self.scope["user"]
+            logs.bind(user_id=user.pk)
             try:
                 self.slot = await connection_slots().acquire(user.pk)
             except Exception:
@@ -92,6 +96,7 @@ class ContestConsumer(AsyncWebsocketConsumer):
         )
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        metrics.ws_closed(message.get("code"))
         await self._disconnected()
         raise StopConsumer()
 
@@ -125,18 +130,22 @@ class ContestConsumer(AsyncWebsocketConsumer):
         else:
             size = len(text.encode("utf-8", "surrogatepass"))
         if size > settings.WS_MAX_MESSAGE_BYTES:
+            metrics.ws_received(metrics.DROPPED)
             await self._close(CLOSE_MESSAGE_TOO_BIG, "message too big")
             return
         if not self.bucket.take():
+            metrics.ws_received(metrics.DROPPED)
             await self._rate_limited(text)
             return
         self.rejected_in_a_row = 0
         if text is None:
+            metrics.ws_received(metrics.INVALID)
             await self._error(ProtocolError("INVALID_PAYLOAD", "Send JSON in text frames."))
             return
         try:
             request = messages.parse(text)
         except ProtocolError as error:
+            metrics.ws_received(metrics.INVALID)
             await self._error(error)
             return
         await self._handle(request)
@@ -156,6 +165,8 @@ class ContestConsumer(AsyncWebsocketConsumer):
         )
 
     async def _handle(self, request: ClientMessage) -> None:
+        metrics.ws_received(request.event)
+        logs.bind(request_id=request.request_id, contest_id=self._session().contest_id)
         handler = {
             messages.JOIN_CONTEST: self.join_contest,
             messages.SUBMIT_ANSWER: self.submit_answer,
@@ -195,6 +206,7 @@ class ContestConsumer(AsyncWebsocketConsumer):
         command = messages.resync(request)
         await self._session().enter(command.contest_id, request.request_id, command)
 
+    @metrics.timed_submission
     async def submit_answer(self, request: ClientMessage) -> None:
         command = messages.submit_answer(request)
         session = self._session()
@@ -234,6 +246,7 @@ class ContestConsumer(AsyncWebsocketConsumer):
         await self.base_send({"type": "websocket.send", "text": text})
 
     async def _error(self, error: ProtocolError, *, retry_after_ms: int | None = None) -> None:
+        metrics.ws_error(error.code)
         await self._reply(
             replies.error(
                 code=error.code,
