@@ -126,10 +126,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: every later line of the request carries its request id, and a Host that is
-    # not served gets one warning and a JSON 400 before anything else reads it.
-    "core.middleware.RequestContextMiddleware",
+    # First, a Host that is not served gets one warning line and a JSON 400 before
+    # anything else reads it; then every line of the request carries its request id.
     "core.middleware.AllowedHostsMiddleware",
+    "core.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -23,7 +23,7 @@ from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 _CREDENTIAL_PARAMETER = re.compile(r"(?i)([?&;](?:token|access|refresh)=)[^&;\s\"']*")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 # A password in a form body or JSON document that an error message may quote.
-_PASSWORD = re.compile(r"""(?i)(["']?password\d?["']?\s*[:=]\s*["']?)[^"'&\s,}]+""")
+_PASSWORD = re.compile(r"""(?i)(["']?password\d?["']?\s*[:=]\s*["']?)[^"'&\s,}\\]+""")
 REDACTED = "[redacted]"
 
 
@@ -92,6 +92,14 @@ class TextFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict | list | tuple):
+        return redact(str(value))
+    return value
+
+
 class JsonFormatter(_JsonFormatter):
     """One JSON object per line: time, level, logger, message, the known ids, extra
     fields, and the traceback as text. Django's `request` extra is an object whose text
@@ -104,6 +112,10 @@ class JsonFormatter(_JsonFormatter):
             reserved_attrs=[*RESERVED_ATTRS, "request"],
             **kwargs,
         )
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        # Before encoding: in the encoded line, quotes inside values are escaped.
+        return {key: _redacted(value) for key, value in log_data.items()}
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
