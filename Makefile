@@ -10,7 +10,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/contests
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 # Key and pub/sub prefix: pub/sub channels are shared by all Redis databases.
 TEST_REDIS_PREFIX ?= test
-TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) REDIS_KEY_PREFIX=$(TEST_REDIS_PREFIX) \
+TEST_ENV := ENV_FILE= DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) REDIS_KEY_PREFIX=$(TEST_REDIS_PREFIX) \
 	SECRET_KEY=test-only-secret-key-that-is-long-enough-for-hs256 DEBUG=false ALLOWED_HOSTS=localhost,127.0.0.1,testserver
 
 # Heartbeat: protocol-level pings every 30 s, a socket that does not answer in 30 s is

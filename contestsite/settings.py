@@ -18,11 +18,6 @@ from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-# `make run` writes the project folder's .env (DEBUG and a generated SECRET_KEY) so that
-# every `manage.py` command works as printed from the folder. A variable set in the
-# environment always wins over the file; production sets everything in the environment.
-load_dotenv(BASE_DIR / ".env", override=False)
-
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -88,6 +83,16 @@ def env_list(name: str, default: list[str]) -> list[str]:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
 
+
+# --- Local settings file -----------------------------------------------------------------
+# `make run` writes the project folder's .env (DEBUG and a generated SECRET_KEY) so that
+# every `manage.py` command works as printed from the folder. A variable set in the
+# environment always wins over the file; production sets everything in the environment.
+# ENV_FILE names another file; empty, none is read (the tests' setting).
+
+ENV_FILE = env_str("ENV_FILE", ".env")
+if ENV_FILE:
+    load_dotenv(BASE_DIR / ENV_FILE, override=False)
 
 # --- Core -----------------------------------------------------------------------------
 
