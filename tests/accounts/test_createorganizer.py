@@ -154,3 +154,10 @@ def test_a_player_is_refused_what_the_organizer_may_do(participant_client):
         participant_client.post("/api/contests/", contest_document(), format="json").status_code
         == 403
     )
+
+
+def test_with_nothing_to_read_it_says_how_to_run_it_without_input(monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+
+    with pytest.raises(CommandError, match="give --username and --password with --noinput"):
+        create()

@@ -134,3 +134,27 @@ def test_a_new_start_of_the_stack_wipes_the_figures_of_the_last_one(tmp_path: Pa
         server.stop()
 
     assert value(samples, "contest_channel_layer_failures_total") == 0
+
+
+def families() -> list[str]:
+    """Every family core.metrics defines, as exposed (counters with _total)."""
+    from prometheus_client import Counter
+
+    from core import metrics
+
+    defined = [value for value in vars(metrics).values() if hasattr(value, "_name")]
+    return sorted(
+        f"{family._name}_total" if isinstance(family, Counter) else family._name
+        for family in defined
+        if family._name.startswith("contest_")
+    )
+
+
+def test_every_family_is_documented_and_on_the_dashboard():
+    operations = (ROOT / "docs" / "OPERATIONS.md").read_text()
+    dashboard = (ROOT / "docs" / "grafana-dashboard.json").read_text()
+
+    assert len(families()) == 11
+    for name in families():
+        assert f"| `{name}` |" in operations, name
+        assert name in dashboard, name

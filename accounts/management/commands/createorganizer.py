@@ -44,13 +44,18 @@ class Command(BaseCommand):
     ) -> None:
         if not interactive and not (username and password):
             raise CommandError("--noinput needs --username and --password.")
-        while not username:
-            username = input("Username: ").strip()
-        while not password:
-            password = getpass.getpass("Password: ")
-            if password != getpass.getpass("Password (again): "):
-                self.stderr.write("The passwords do not match.")
-                password = None
+        try:
+            while not username:
+                username = input("Username: ").strip()
+            while not password:
+                password = getpass.getpass("Password: ")
+                if password != getpass.getpass("Password (again): "):
+                    self.stderr.write("The passwords do not match.")
+                    password = None
+        except EOFError:
+            raise CommandError(
+                "No input to read: give --username and --password with --noinput."
+            ) from None
         try:
             user, created = organizer_create(username=username, password=password)
         except ValidationError as exc:
