@@ -123,6 +123,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "nested_admin",
     "core",
     "accounts",
     "contests",

@@ -7,6 +7,8 @@ from core.monitoring import metrics_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # django-nested-admin's script data (the contest page's nested question/choice rows).
+    path("_nested_admin/", include("nested_admin.urls")),
     # Prometheus' default path; internal (METRICS_TOKEN, docs/OPERATIONS.md).
     path("metrics", metrics_view, name="metrics"),
     path("api/auth/", include("accounts.urls")),
