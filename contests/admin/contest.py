@@ -78,7 +78,6 @@ class ContestAdmin(nested_admin.NestedModelAdminMixin, ServiceSavesAdmin):
         "start_time",
         "question_count",
         "participant_count",
-        "created_at",
     ]
     list_filter = ["status", "scoring_mode"]
     search_fields = ["title", "join_code"]

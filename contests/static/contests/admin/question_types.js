@@ -9,7 +9,7 @@
   var QUESTION = '.djn-inline-form[data-inline-model="contests-question"]';
   var TYPE = 'select[name="type"], select[name$="-type"]';
   var PARTS = {
-    numeric: ".field-numeric_answer",
+    numeric: ".field-numeric_answer, .field-numeric_answer_shown",
     text: ".field-accepted_answers",
     choices: '.inline-group[id$="choices-group"]'
   };
@@ -21,6 +21,7 @@
   }
 
   function update(select) {
+    // A question of the contest page, or the whole page of a question.
     var scope = select.closest(QUESTION) || document;
     var type = select.value;
     show(scope, PARTS.numeric, type === "numeric");
@@ -30,6 +31,14 @@
 
   function updateAll(root) {
     root.querySelectorAll(TYPE).forEach(update);
+    // A read-only question (its contest has started) shows its type as text.
+    var shownTypes = ".field-type .readonly, .fieldBox.field-type > p";
+    root.querySelectorAll(shownTypes).forEach(function (shown) {
+      update({
+        value: shown.textContent.trim().toLowerCase().replace(/ /g, "_"),
+        closest: shown.closest.bind(shown)
+      });
+    });
   }
 
   document.addEventListener("change", function (event) {
