@@ -376,10 +376,11 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
-        # Never log query strings: the WebSocket JWT travels there. Its access log (a line
-        # per WebSocket event) stays off: core.middleware logs each HTTP request once.
+        # Never log query strings: the WebSocket JWT travels there. daphne's access log (a
+        # line per WebSocket event, redacted) only at LOG_LEVEL=DEBUG: core.middleware
+        # logs each HTTP request once.
         "django.channels.server": {"level": "WARNING"},
-        "daphne.access": {"level": "WARNING"},
+        "daphne.access": {"level": "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING"},
         # 4xx answers are in the request's own line (core.middleware); 5xx keep their
         # traceback here.
         "django.request": {"level": "ERROR"},
