@@ -42,9 +42,10 @@ run: venv .env
 	$(BIN)/daphne $(DAPHNE_FLAGS) \
 		-e tcp:port=$(PORT):interface=$${HOST:-127.0.0.1}:backlog=4096 contestsite.asgi:application
 
+# The tests choose their own metrics folders: one exported for a local stack stays out.
 test: venv
 	@$(TEST_ENV) $(BIN)/python scripts/check_services.py
-	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	env -u PROMETHEUS_MULTIPROC_DIR $(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .
