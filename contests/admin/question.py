@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
 from contests import services
-from contests.admin.forms import ChoiceRules, QuestionForm, ServiceSavesAdmin
+from contests.admin.forms import ChoiceRules, QuestionForm, ServiceSavesAdmin, decimal_as_typed
 from contests.models import Choice, Contest, Question
 
 
@@ -56,6 +56,25 @@ class QuestionAdmin(ServiceSavesAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Question | None = None) -> list[str]:
         return ["contest"] if obj is not None else []
+
+    def get_fields(self, request: HttpRequest, obj: Question | None = None) -> list:
+        fields = list(super().get_fields(request, obj))
+        if obj is not None and not obj.contest.is_editable:
+            # Read-only: numbers as typed (1440), not as their column pads them.
+            shown = {"numeric_answer": "numeric_answer_shown"}
+            shown["numeric_tolerance"] = "numeric_tolerance_shown"
+            fields = [
+                shown.get(field, field) if isinstance(field, str) else field for field in fields
+            ]
+        return fields
+
+    @admin.display(description="Numeric answer")
+    def numeric_answer_shown(self, question: Question) -> str:
+        return decimal_as_typed(question.numeric_answer) or "-"
+
+    @admin.display(description="Numeric tolerance")
+    def numeric_tolerance_shown(self, question: Question) -> str:
+        return decimal_as_typed(question.numeric_tolerance)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "contest":

@@ -296,9 +296,14 @@ def test_numbers_show_as_typed_and_times_with_seconds(admin_client):
     services.contest_start(contest_id=contest.pk)
     read_only = admin_client.get(contest_change(contest)).content.decode()
 
+    question_page = admin_client.get(
+        question_change(contest.questions.get(type="numeric"))
+    ).content.decode()
+
     assert 'value="1440"' in editable and 'value="0.5"' in editable
-    assert ">1440<" in read_only.replace(" ", "").replace("\n", "")
-    assert "1440.000000" not in editable + read_only
+    for page in (read_only, question_page):
+        assert ">1440<" in page.replace(" ", "").replace("\n", "")
+    assert "1440.000000" not in editable + read_only + question_page
     started = Contest.objects.get(pk=contest.pk).started_at
     assert started is not None and started.strftime("%Y-%m-%d %H:%M:%S") in read_only
 
