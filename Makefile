@@ -10,7 +10,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/contests
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 # Key and pub/sub prefix: pub/sub channels are shared by all Redis databases.
 TEST_REDIS_PREFIX ?= test
-TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) REDIS_KEY_PREFIX=$(TEST_REDIS_PREFIX) \
+TEST_ENV := ENV_FILE= DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) REDIS_KEY_PREFIX=$(TEST_REDIS_PREFIX) \
 	SECRET_KEY=test-only-secret-key-that-is-long-enough-for-hs256 DEBUG=false ALLOWED_HOSTS=localhost,127.0.0.1,testserver
 
 # Heartbeat: protocol-level pings every 30 s, a socket that does not answer in 30 s is
@@ -29,17 +29,25 @@ $(BIN)/.installed: requirements.txt
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
 	touch $@
 
-run: venv
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed_demo
+# The project folder's local settings, read by settings.py (the environment wins over it):
+# DEBUG on and a SECRET_KEY generated once, so that every `manage.py` command of the docs
+# works as printed from the folder. Never used in production, which sets variables itself.
+.env:
+	@$(PYTHON) -c 'import secrets; print("DEBUG=true\nSECRET_KEY=" + secrets.token_urlsafe(50))' > $@
+	@echo "Wrote .env (DEBUG=true and a generated SECRET_KEY) for local development."
+
+run: venv .env
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
 	@echo "Open http://$${HOST:-127.0.0.1}:$(PORT)/ to play: /play/ for players, host screens from / (README: Play it now)."
-	DEBUG=$${DEBUG:-true} $(BIN)/daphne $(DAPHNE_FLAGS) \
+	$(BIN)/daphne $(DAPHNE_FLAGS) \
 		-e tcp:port=$(PORT):interface=$${HOST:-127.0.0.1}:backlog=4096 contestsite.asgi:application
 
+# The tests choose their own metrics folders: one exported for a local stack stays out.
 test: venv
 	@$(TEST_ENV) $(BIN)/python scripts/check_services.py
 	@command -v chromium >/dev/null || { echo "The browser tests need Debian's Chromium: apt-get install -y chromium"; exit 1; }
-	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	env -u PROMETHEUS_MULTIPROC_DIR $(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

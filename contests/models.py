@@ -131,15 +131,16 @@ class Contest(models.Model):
         return total + self.intermission_seconds * max(len(questions) - 1, 0)
 
     def question_is_live(self, position: int) -> bool:
-        """True if the question at this 1-based position has been shown to players."""
-        if self.status == self.Status.COMPLETED:
-            return True
-        return self.status == self.Status.ACTIVE and position <= self.current_question_index
+        """True if the question at this 1-based position has been shown to players. After
+        an early end, the questions that were never asked stay unshown."""
+        played = self.status in (self.Status.ACTIVE, self.Status.COMPLETED)
+        return played and position <= self.current_question_index
 
     def question_is_closed(self, position: int) -> bool:
-        """True once the question at this position can have its answer revealed."""
+        """True once the question at this position can have its answer revealed (never
+        for a question that was not asked)."""
         if self.status == self.Status.COMPLETED:
-            return True
+            return position <= self.current_question_index
         if self.status != self.Status.ACTIVE:
             return False
         if position < self.current_question_index:

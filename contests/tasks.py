@@ -10,8 +10,10 @@ from __future__ import annotations
 from celery import shared_task
 
 from contests import services
+from core import metrics
 
 
 @shared_task(name="contests.tasks.contest_tick", ignore_result=True)
+@metrics.timed_tick
 def contest_tick() -> None:
     services.contest_tick()

@@ -14,6 +14,7 @@ from typing import TypedDict
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 from core.redis import channel_layer_hosts
 
@@ -85,6 +86,16 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+# --- Local settings file -----------------------------------------------------------------
+# `make run` writes the project folder's .env (DEBUG and a generated SECRET_KEY) so that
+# every `manage.py` command works as printed from the folder. A variable set in the
+# environment always wins over the file; production sets everything in the environment.
+# ENV_FILE names another file; empty, none is read (the tests' setting).
+
+ENV_FILE = env_str("ENV_FILE", ".env")
+if ENV_FILE:
+    load_dotenv(BASE_DIR / ENV_FILE, override=False)
+
 # --- Core -----------------------------------------------------------------------------
 
 DEBUG = env_bool("DEBUG", False)
@@ -114,6 +125,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "nested_admin",
     "core",
     "accounts",
     "contests",
@@ -123,6 +135,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, a Host that is not served gets one warning line and a JSON 400 before
+    # anything else reads it; then every line of the request carries its request id.
+    "core.middleware.AllowedHostsMiddleware",
+    "core.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -203,6 +219,9 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
+# The broker's keys and queues (kombu: `_kombu.binding.*`, the `celery` queue, pidbox)
+# under the same prefix as everything else in Redis.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_KEY_PREFIX}:celery:"}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -335,26 +354,57 @@ STATIC_ROOT.mkdir(exist_ok=True)
 # collectstatic step (production may still run `manage.py collectstatic`).
 WHITENOISE_USE_FINDERS = True
 
+# Dates and times with seconds in the admin (the English locale shows minutes only).
+FORMAT_MODULE_PATH = ["core.formats"]
+
+# --- Observability --------------------------------------------------------------------
+
+# text: one readable line per record; json: one JSON object per line (docs/OPERATIONS.md).
+LOG_FORMAT = env_choice("LOG_FORMAT", "text", ("text", "json"))
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
+# Bearer token that GET /metrics requires; empty: no token (keep it on an internal network).
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+# prometheus-client reads this variable itself when it is imported; set, every process
+# writes its figures to files there and /metrics adds them up (core/metrics.py).
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
+if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_absolute():
+    raise ImproperlyConfigured(
+        f"PROMETHEUS_MULTIPROC_DIR must be an absolute path, got {PROMETHEUS_MULTIPROC_DIR!r}"
+    )
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # A lost Redis connection is one warning line, not a traceback (core.redis).
-    "filters": {"transient_redis": {"()": "core.redis.TransientRedisErrors"}},
+    "filters": {
+        "context": {"()": "core.logs.ContextFilter"},
+        "redact": {"()": "core.logs.RedactCredentials"},
+        # A lost Redis connection is one warning line, not a traceback (core.redis).
+        "transient_redis": {"()": "core.redis.TransientRedisErrors"},
+    },
+    "formatters": {
+        "text": {
+            "()": "core.logs.TextFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
+        "json": {"()": "core.logs.JsonFormatter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["transient_redis"],
+            "formatter": LOG_FORMAT,
+            "filters": ["transient_redis", "context", "redact"],
         }
     },
-    "root": {
-        "handlers": ["console"],
-        "level": env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
-    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
-        # Never log query strings: the WebSocket JWT travels there.
+        # Never log query strings: the WebSocket JWT travels there. daphne's access log (a
+        # line per WebSocket event, redacted) only at LOG_LEVEL=DEBUG: core.middleware
+        # logs each HTTP request once.
         "django.channels.server": {"level": "WARNING"},
+        "daphne.access": {"level": "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING"},
+        # 4xx answers are in the request's own line (core.middleware); 5xx keep their
+        # traceback here.
+        "django.request": {"level": "ERROR"},
         # The clock runs a task every second: no "received"/"succeeded"/"Sending due
         # task" line for each (failures are still logged, at ERROR).
         "celery.app.trace": {"level": "WARNING"},

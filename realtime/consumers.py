@@ -18,10 +18,11 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from accounts.models import User
 from contests.services import submission_create
+from core import logs, metrics
 from core.errors import refusal_of
 from realtime import messages, shutdown
 from realtime.db import run_in_db_thread
-from realtime.limits import Admission, MessageGate, connection_slots
+from realtime.limits import CLOSES, Admission, MessageGate, connection_slots
 from realtime.messages import ClientMessage, ProtocolError
 from realtime.middleware import TOO_MANY_CONNECTIONS, Refusal
 from realtime.outbound import replies
@@ -30,8 +31,6 @@ from realtime.session import Session
 
 logger = logging.getLogger(__name__)
 
-CLOSE_POLICY_VIOLATION = 1008
-CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_INTERNAL_ERROR = 1011
 
 
@@ -55,7 +54,8 @@ class ContestConsumer(AsyncWebsocketConsumer):
         # clean their connections up themselves).
         self.scope = scope
         self.channel_layer = None
-        self.base_send = send
+        self.base_send = metrics.counting_send(send)
+        metrics.ws_opened()
         try:
             while True:
                 await self.dispatch(await receive())
@@ -65,6 +65,7 @@ class ContestConsumer(AsyncWebsocketConsumer):
             # Also when a handler raised, or when daphne cancels a consumer still running
             # application_close_timeout after the client left (and again every second
             # after that, hence the shield): the slot and the room must be given back.
+            metrics.ws_gone()
             await asyncio.shield(self._disconnected())
 
     async def dispatch(self, message: dict[str, Any]) -> None:
@@ -80,6 +81,7 @@ class ContestConsumer(AsyncWebsocketConsumer):
         refusal: Refusal | None = self.scope["refusal"]
         if refusal is None:
             self.user = user = self.scope["user"]
+            logs.bind(user_id=user.pk)
             try:
                 self.slot = await connection_slots().acquire(user.pk)
             except Exception:
@@ -107,6 +109,7 @@ class ContestConsumer(AsyncWebsocketConsumer):
             self.closing = asyncio.get_running_loop().create_task(self._close(code, reason))
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        metrics.ws_closed(message.get("code"))
         await self._disconnected()
         raise StopConsumer()
 
@@ -138,21 +141,18 @@ class ContestConsumer(AsyncWebsocketConsumer):
         if self.closed:
             return
         admission = self.gate.admit(message)
-        if admission is Admission.TOO_BIG:
-            await self._close(CLOSE_MESSAGE_TOO_BIG, "message too big")
-        elif admission is Admission.FLOODING:
-            await self._close(CLOSE_POLICY_VIOLATION, "rate limit exceeded")
+        if admission is not Admission.ADMITTED:
+            metrics.ws_received(metrics.DROPPED)
+        if admission in CLOSES:
+            await self._close(*CLOSES[admission])
         elif admission is Admission.RATE_LIMITED:
-            retry_after_ms = self.gate.bucket.retry_after_ms()
-            await self._error(
-                messages.rate_limited(message.get("text"), retry_after_ms=retry_after_ms)
-            )
-        elif message.get("text") is None:
-            await self._error(ProtocolError("INVALID_PAYLOAD", "Send JSON in text frames."))
+            wait_ms = self.gate.bucket.retry_after_ms()
+            await self._error(messages.rate_limited(message.get("text"), retry_after_ms=wait_ms))
         else:
             try:
-                request = messages.parse(message["text"])
+                request = messages.parse(message.get("text"))
             except ProtocolError as error:
+                metrics.ws_received(metrics.INVALID)
                 await self._error(error)
                 return
             self.busy = True
@@ -164,6 +164,8 @@ class ContestConsumer(AsyncWebsocketConsumer):
                 await self._close(*self.close_pending)
 
     async def _handle(self, request: ClientMessage, received: float) -> None:
+        metrics.ws_received(request.event)
+        logs.bind(request_id=request.request_id, contest_id=self._session().contest_id)
         self.received = received
         handler = {
             messages.JOIN_CONTEST: self.join_contest,
@@ -197,6 +199,7 @@ class ContestConsumer(AsyncWebsocketConsumer):
         command = messages.resync(request)
         await self._session().enter(command.contest_id, request.request_id, command)
 
+    @metrics.timed_submission
     async def submit_answer(self, request: ClientMessage) -> None:
         command = messages.submit_answer(request)
         session = self._session()
@@ -232,6 +235,7 @@ class ContestConsumer(AsyncWebsocketConsumer):
         await self.base_send({"type": "websocket.send", "text": text})
 
     async def _error(self, error: ProtocolError) -> None:
+        metrics.ws_error(error.code)
         await self._reply(
             replies.error(
                 code=error.code,

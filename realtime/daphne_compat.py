@@ -2,7 +2,10 @@
 
 - The WebSocket JWT travels in the query string. daphne's access log writes the full URI
   of plain HTTP requests (a browser opening the WebSocket URL, a proxy's health check), and
-  debug logging may print request lines: both go through `redact`.
+  debug logging may print request lines: both go through `redact` (core.logs). The access
+  log goes through the `daphne.access` logger instead of stdout, so it takes the
+  configured format (a JSON line under LOG_FORMAT=json) and level (off by default: a
+  line per WebSocket event; core.middleware logs each HTTP request).
 - daphne drops the `reason` of an ASGI `websocket.close` (django/daphne#374), and closes
   through autobahn's sendClose, which raises for the protocol codes 1008 and 1009 (it
   allows an application only 1000 and 3000-4999). Clients are promised these codes with a
@@ -17,35 +20,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import sys
 from typing import Any
 
 from django.conf import settings
 
+from core.logs import REDACTED, RedactCredentials, redact
 from realtime import shutdown
 
 logger = logging.getLogger(__name__)
 
-# A query parameter that carries credentials, and anything shaped like a JWT.
-_CREDENTIAL_PARAMETER = re.compile(r"(?i)([?&;](?:token|access|refresh)=)[^&;\s\"']*")
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
-REDACTED = "[redacted]"
+__all__ = ["REDACTED", "RedactCredentials", "install", "redact"]
 
-
-def redact(text: str) -> str:
-    return _JWT.sub(REDACTED, _CREDENTIAL_PARAMETER.sub(rf"\1{REDACTED}", text))
-
-
-class RedactCredentials(logging.Filter):
-    """Rewrites a log record whose message contains a token."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = redact(message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True
+access_logger = logging.getLogger("daphne.access")
 
 
 def install() -> None:
@@ -112,13 +99,19 @@ def _patch_daphne() -> None:
 
     if getattr(WebSocketProtocol.handle_reply, "passes_close_reason", False):
         return
-    write_entry = AccessLogGenerator.write_entry
     handle_reply = WebSocketProtocol.handle_reply
 
     def redacted_write_entry(
-        self: Any, host: Any, date: Any, request: str, *args: Any, **kwargs: Any
+        self: Any,
+        host: Any,
+        date: Any,
+        request: str,
+        status: Any = None,
+        length: Any = None,
+        *args: Any,
+        **kwargs: Any,
     ) -> None:
-        write_entry(self, host, date, redact(request), *args, **kwargs)
+        access_logger.info("%s %s %s %s", host, redact(request), status or "-", length or "-")
 
     def handle_reply_with_reason(self: Any, message: dict[str, Any]) -> None:
         if self.state != self.STATE_OPEN and message.get("type") in (

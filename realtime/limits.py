@@ -64,6 +64,13 @@ class Admission(enum.Enum):
     FLOODING = "flooding"  # close 1008
 
 
+# The admissions that close the socket: code and reason (docs/PROTOCOL.md, "Close codes").
+CLOSES = {
+    Admission.TOO_BIG: (1009, "message too big"),
+    Admission.FLOODING: (1008, "rate limit exceeded"),
+}
+
+
 @dataclass
 class MessageGate:
     """What every incoming message of a socket passes first: the size limit, the token

@@ -54,8 +54,11 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def parse(text: str) -> ClientMessage:
-    """Decode one text frame into an envelope with a known event and an object `data`."""
+def parse(text: str | None) -> ClientMessage:
+    """Decode one text frame (None: a binary frame) into an envelope with a known event and
+    an object `data`."""
+    if text is None:
+        raise ProtocolError("INVALID_PAYLOAD", "Send JSON in text frames.")
     try:
         body = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError):

@@ -1,5 +1,5 @@
-"""The contest's page: its rules, its questions inline, its live state with the organizer
-controls (contests.controls), and its final standings.
+"""The contest's page: its rules, its questions with their choices (contests.admin.inlines),
+its live state with the organizer controls (contests.controls), and its final standings.
 
 Once a contest has left 'upcoming' everything about it is read-only here, as the models'
 clean() also insists. Saves go through the services (contest_create, contest_update,
@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import nested_admin
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import F, QuerySet
-from django.forms.models import BaseInlineFormSet
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import (
     Http404,
     HttpRequest,
@@ -29,131 +29,17 @@ from django.utils.html import format_html, format_html_join
 
 from accounts.models import User
 from contests import selectors, services
-from contests.admin.forms import (
-    ContestForm,
-    QuestionForm,
-    ServiceSavesAdmin,
-    link,
-    marked_for_deletion,
-)
+from contests.admin.forms import ContestForm, ServiceSavesAdmin
+from contests.admin.inlines import FinalStandingInline, QuestionInline
 from contests.controls import CONTROLS, Control, controls_for
-from contests.models import Contest, Question
+from contests.models import Contest
 from core.errors import DomainError
-from leaderboard.models import FinalStanding
 
-ADD_CHOICE_QUESTION_HINT = (
-    "A choice question is saved together with its choices: "
-    "use 'Add a question with its choices' above this list."
-)
-# Orders are moved out of the way before a formset saves, so that questions can swap
-# places in one save without tripping the (contest, order) unique constraint.
-ORDER_SHIFT = 1_000_000
-
-
-# --- Contest page ----------------------------------------------------------------------------
-
-
-class QuestionInlineFormSet(BaseInlineFormSet):
-    """The contest's questions as one list. Django's formset checks that orders are unique
-    across the rows (so rows may swap orders; see save). No row may leave a question
-    invalid: a new choice question needs its choices, which only its own page has, and a
-    type change must suit the choices the question already has."""
-
-    def clean(self) -> None:
-        super().clean()
-        for form in self.forms:
-            if form.errors or not form.has_changed() or marked_for_deletion(form):
-                continue
-            question = form.instance
-            question_type = form.cleaned_data["type"]
-            if question._state.adding:
-                if question_type in Question.CHOICE_TYPES:
-                    form.add_error("type", ADD_CHOICE_QUESTION_HINT)
-                continue
-            if "type" in form.changed_data:
-                choices = [(c.text, c.is_correct) for c in question.choices.all()]
-                try:
-                    Question.validate_choices(question_type, choices)
-                except ValidationError as exc:
-                    form.add_error("type", exc)
-
-    def save(self, commit: bool = True) -> list[Question]:
-        moving = [
-            form.instance.pk
-            for form in self.initial_forms
-            if "order" in form.changed_data or marked_for_deletion(form)
-        ]
-        Question.objects.filter(pk__in=moving).update(order=F("order") + ORDER_SHIFT)
-        return super().save(commit)
-
-
-class QuestionForContestForm(QuestionForm):
-    def validate_unique(self) -> None:
-        """(contest, order) is checked by the formset over all rows at once; checked row
-        by row against the database, two rows could never swap their orders."""
-
-
-class QuestionInline(admin.TabularInline):
-    model = Question
-    form = QuestionForContestForm
-    formset = QuestionInlineFormSet
-    fields = [*QuestionForm.Meta.fields, "choices_link"]
-    readonly_fields = ["choices_link"]
-    ordering = ["order", "id"]
-    extra = 1
-
-    @admin.display(description="Choices / page")
-    def choices_link(self, question: Question) -> str:
-        if question._state.adding:
-            return "Save first"
-        url = reverse("admin:contests_question_change", args=[question.pk])
-        if question.type in Question.CHOICE_TYPES:
-            return link(url, f"{question.choices.count()} choices")
-        return link(url, "Open")
-
-    def _editable(self, contest: Contest | None) -> bool:
-        return contest is None or contest.is_editable
-
-    def has_add_permission(self, request: HttpRequest, obj: Contest | None = None) -> bool:
-        return self._editable(obj) and super().has_add_permission(request, obj)
-
-    def has_change_permission(self, request: HttpRequest, obj: Contest | None = None) -> bool:
-        return self._editable(obj) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Contest | None = None) -> bool:
-        return self._editable(obj) and super().has_delete_permission(request, obj)
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class FinalStandingInline(ReadOnlyInline):
-    model = FinalStanding
-    fields = ["rank", "participant", "score", "correct_count", "total_response_ms"]
-    ordering = ["rank"]
-    verbose_name_plural = "Final standings"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[FinalStanding]:
-        return super().get_queryset(request).select_related("participant")
-
-
-LIVE_FIELDS = (
-    "status",
-    "join_code",
-    *Contest.LIVE_STATE_FIELDS,
-    "results",
-    "created_by",
-    "created_at",
-)
-AUTHORING_FIELDS = ("add_question", "readiness")
+# What an organizer looks for first, then the clock's columns.
+GLANCE_FIELDS = ("status", "join_code", "results")
+LIVE_FIELDS = (*GLANCE_FIELDS, *Contest.LIVE_STATE_FIELDS, "created_by", "created_at")
+CLOCK_FIELDS = LIVE_FIELDS[len(GLANCE_FIELDS) :]
+AUTHORING_FIELDS = ("readiness",)
 
 
 def _run_control(
@@ -183,7 +69,7 @@ def _control_action(control: Control) -> Callable[..., None]:
 
 
 @admin.register(Contest)
-class ContestAdmin(ServiceSavesAdmin):
+class ContestAdmin(nested_admin.NestedModelAdminMixin, ServiceSavesAdmin):
     form = ContestForm
     list_display = [
         "title",
@@ -192,15 +78,14 @@ class ContestAdmin(ServiceSavesAdmin):
         "start_time",
         "question_count",
         "participant_count",
-        "created_at",
     ]
     list_filter = ["status", "scoring_mode"]
     search_fields = ["title", "join_code"]
     date_hierarchy = "created_at"
     fieldsets = [
+        ("Status", {"fields": (*GLANCE_FIELDS, *AUTHORING_FIELDS)}),
         (None, {"fields": tuple(ContestForm.Meta.fields)}),
-        ("Live state", {"fields": LIVE_FIELDS}),
-        ("Questions", {"fields": AUTHORING_FIELDS}),
+        ("Live state", {"fields": CLOCK_FIELDS}),
     ]
     # One list action per organizer control (contests.controls).
     actions = [_control_action(control) for control in CONTROLS.values()]
@@ -210,7 +95,11 @@ class ContestAdmin(ServiceSavesAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: Contest | None = None) -> list:
         if obj is None:
-            return [self.fieldsets[0], ("Questions", {"fields": ["add_question"]})]
+            return [self.fieldsets[1]]
+        if obj.status == Contest.Status.UPCOMING:
+            # Nothing has happened yet: the clock's columns fold away.
+            glance, rules, (live, options) = self.fieldsets
+            return [glance, rules, (live, {**options, "classes": ["collapse"]})]
         return self.fieldsets
 
     def get_readonly_fields(self, request: HttpRequest, obj: Contest | None = None) -> list[str]:
@@ -248,15 +137,6 @@ class ContestAdmin(ServiceSavesAdmin):
     @admin.display(description="Participants", ordering="participant_count")
     def participant_count(self, contest: selectors.ContestWithCounts) -> int:
         return contest.participant_count
-
-    @admin.display(description="Add")
-    def add_question(self, contest: Contest) -> str:
-        if contest._state.adding:
-            return "Save the contest first; numeric and text questions can be added below now."
-        if not contest.is_editable:
-            return "-"
-        url = reverse("admin:contests_question_add")
-        return link(f"{url}?contest={contest.pk}", "Add a question with its choices")
 
     @admin.display(description="Ready to start?")
     def readiness(self, contest: Contest) -> str:
@@ -322,4 +202,9 @@ class ContestAdmin(ServiceSavesAdmin):
             **(extra_context or {}),
             "contest_controls": [(name, CONTROLS[name].label) for name in controls],
         }
+        if contest is not None and not contest.is_editable:
+            # Nothing on the page can be saved: no button that pretends otherwise.
+            extra_context.update(
+                show_save=False, show_save_and_continue=False, show_save_and_add_another=False
+            )
         return super().change_view(request, object_id, form_url, extra_context)

@@ -1,4 +1,4 @@
-"""A question's own page, with its choices."""
+"""A question's own page, with its choices (the contest's page edits them too)."""
 
 from __future__ import annotations
 
@@ -6,37 +6,25 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
 from contests import services
-from contests.admin.forms import QuestionForm, ServiceSavesAdmin, marked_for_deletion
+from contests.admin.forms import ChoiceRules, QuestionForm, ServiceSavesAdmin, decimal_as_typed
 from contests.models import Choice, Contest, Question
-
-
-class ChoiceInlineFormSet(BaseInlineFormSet):
-    def clean(self) -> None:
-        super().clean()
-        if any(form.errors for form in self.forms):
-            return
-        choices = [
-            (form.cleaned_data["text"], form.cleaned_data.get("is_correct", False))
-            for form in self.forms
-            if form.cleaned_data and not marked_for_deletion(form)
-        ]
-        # self.instance carries the question form's values, including a changed type.
-        Question.validate_choices(self.instance.type, choices)
 
 
 class ChoiceInline(admin.TabularInline):
     model = Choice
-    formset = ChoiceInlineFormSet
-    fields = ["order", "text", "is_correct"]
+    formset = ChoiceRules
+    fields = ["text", "is_correct"]
     ordering = ["order", "id"]
 
     def get_extra(self, request: HttpRequest, obj: Question | None = None, **kwargs: Any) -> int:
         return 4 if obj is None else 1
+
+    class Media:
+        js = ["contests/admin/question_types.js"]
 
     def _editable(self, question: Question | None) -> bool:
         return question is None or question.contest.is_editable
@@ -68,6 +56,25 @@ class QuestionAdmin(ServiceSavesAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Question | None = None) -> list[str]:
         return ["contest"] if obj is not None else []
+
+    def get_fields(self, request: HttpRequest, obj: Question | None = None) -> list:
+        fields = list(super().get_fields(request, obj))
+        if obj is not None and not obj.contest.is_editable:
+            # Read-only: numbers as typed (1440), not as their column pads them.
+            shown = {"numeric_answer": "numeric_answer_shown"}
+            shown["numeric_tolerance"] = "numeric_tolerance_shown"
+            fields = [
+                shown.get(field, field) if isinstance(field, str) else field for field in fields
+            ]
+        return fields
+
+    @admin.display(description="Numeric answer")
+    def numeric_answer_shown(self, question: Question) -> str:
+        return decimal_as_typed(question.numeric_answer) or "-"
+
+    @admin.display(description="Numeric tolerance")
+    def numeric_tolerance_shown(self, question: Question) -> str:
+        return decimal_as_typed(question.numeric_tolerance)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "contest":

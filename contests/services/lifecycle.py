@@ -29,6 +29,7 @@ from contests.errors import (
 from contests.locks import contest_lock
 from contests.models import Contest, Question
 from contests.selectors import contest_problems, question_stats
+from core import logs, metrics
 from core.time import db_now
 from core.types import ContestId
 from leaderboard.selectors import leaderboard_top
@@ -106,6 +107,7 @@ def _question_open(contest: Contest, questions: list[Question], index: int, now:
     contest.question_closed_at = None
     contest.next_question_at = None
     contest.save(update_fields=_LIVE_FIELDS)
+    metrics.transition("question_open")
     emit.question_broadcast(contest, question, index=index, total_questions=len(questions), now=now)
 
 
@@ -113,6 +115,7 @@ def _contest_start(contest: Contest, questions: list[Question], now: datetime) -
     contest.status = Contest.Status.ACTIVE
     contest.started_at = now
     contest.paused_at = None
+    metrics.transition("start")
     emit.contest_start(contest, questions)
     _question_open(contest, questions, 1, now)
 
@@ -140,6 +143,7 @@ def _question_close(
             closed_at = min(now, _open_question_closes_at(contest))
         contest.next_question_at = closed_at + timedelta(seconds=contest.intermission_seconds)
     contest.save(update_fields=_LIVE_FIELDS)
+    metrics.transition("question_close")
     emit.question_change(
         contest,
         question,
@@ -159,6 +163,7 @@ def _contest_complete(contest: Contest, now: datetime) -> None:
     contest.next_question_at = None
     contest.paused_at = None
     contest.save(update_fields=_LIVE_FIELDS)
+    metrics.transition("complete")
     final_standings_write(contest_id=contest.pk)
     emit.contest_end(
         contest, board=leaderboard_top(contest_id=contest.pk, limit=settings.LEADERBOARD_TOP_N)
@@ -214,6 +219,7 @@ def contest_cancel(*, contest_id: ContestId, now: datetime | None = None) -> Con
         contest.next_question_at = None
         contest.paused_at = None
         contest.save(update_fields=_LIVE_FIELDS)
+        metrics.transition("cancel")
         emit.contest_end(
             contest, board={"top": [], "totalParticipants": contest.participants.count()}
         )
@@ -240,6 +246,7 @@ def contest_pause(*, contest_id: ContestId, now: datetime | None = None) -> Cont
         now = now or db_now()
         contest.paused_at = now
         contest.save(update_fields=_LIVE_FIELDS)
+        metrics.transition("pause")
         _timer_update_on_commit(contest, now)
     return contest
 
@@ -263,6 +270,7 @@ def contest_resume(*, contest_id: ContestId, now: datetime | None = None) -> Con
             contest.next_question_at += paused_for
         contest.paused_at = None
         contest.save(update_fields=_LIVE_FIELDS)
+        metrics.transition("resume")
         _timer_update_on_commit(contest, now)
     return contest
 
@@ -336,7 +344,8 @@ def contest_tick(*, now: datetime | None = None) -> None:
     for contest_id in due.values_list("pk", flat=True):
         # One broken contest must not stop the clock of the others.
         try:
-            _contest_advance(contest_id=contest_id, now=now)
+            with logs.bound(contest_id=contest_id):
+                _contest_advance(contest_id=contest_id, now=now)
         except Exception:
             logger.exception("The contest clock could not advance contest %s", contest_id)
     _timer_updates_send(now)

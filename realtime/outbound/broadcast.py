@@ -19,6 +19,7 @@ from typing import Any
 from channels.layers import get_channel_layer
 from redis.exceptions import RedisError
 
+from core import metrics
 from core.redis import get_async_redis
 from core.types import ContestId
 from realtime.outbound import log
@@ -42,7 +43,12 @@ def group_name(contest_id: ContestId) -> str:
 async def _publish(contest_id: str, text: str) -> None:
     await get_channel_layer().group_send(
         group_name(contest_id),
-        {"type": ROOM_MESSAGE_TYPE, "contest_id": contest_id, "text": text},
+        {
+            "type": ROOM_MESSAGE_TYPE,
+            "contest_id": contest_id,
+            "text": text,
+            "published_at": metrics.publish_stamp(),
+        },
     )
 
 
@@ -77,6 +83,7 @@ async def asend_to_contest(
                 await _publish(contest_id, appended.text)
             return appended
         except RedisError:
+            metrics.channel_layer_failed()
             if appended is not None:
                 # In the log already: every hub's catch-up delivers it from there.
                 logger.warning(

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from core import metrics
 from realtime.outbound import broadcast, personalize
 from realtime.outbound.envelope import Position, covers, envelope, log_position
 from realtime.outbound.payloads import resync_required_payload
@@ -88,6 +89,7 @@ class Hub:
             async with entry.lock:
                 yield
         finally:
+            metrics.ws_joined(contest_id, len(self.rooms.get(contest_id, ())))
             entry.users -= 1
             if not entry.users:
                 del self._locks[contest_id]
@@ -158,6 +160,7 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                metrics.channel_layer_failed()
                 logger.exception("Hub could not receive from the channel layer")
                 await asyncio.sleep(1)
                 continue
@@ -185,6 +188,7 @@ class Hub:
                     # group members after a day) and is a no-op otherwise.
                     await self.layer.group_add(broadcast.group_name(contest_id), self._channel)
                 except Exception:
+                    metrics.channel_layer_failed()
                     logger.exception("Hub could not renew its group membership")
                 self._inbox.put_nowait(_CatchUp(contest_id))
 
@@ -208,6 +212,7 @@ class Hub:
                 await self._resync_required(contest_id, RESYNC_EPOCH_CHANGED)
             self.positions[contest_id] = position
         await self._write(contest_id, text, position)
+        metrics.broadcast_delivered(message.get("published_at"))
 
     async def _catch_up(self, contest_id: str) -> None:
         known = self.positions.get(contest_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.db import connection, transaction
 from django.test import Client
@@ -9,13 +11,14 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from contests import selectors, services
-from contests.models import Choice, Contest, Question
+from contests.models import Contest, Question
 from leaderboard.models import FinalStanding
 from tests.conftest import DatabaseThread
 from tests.factories import (
     ContestFactory,
     ParticipantFactory,
     SubmissionFactory,
+    contest_of_every_type,
     contest_with_questions,
 )
 
@@ -54,11 +57,20 @@ def contest_fields(title: str = "Pub quiz") -> dict[str, str]:
     }
 
 
-def question_row(prefix: str, i: int, *, order: int, type_: str, **extra: str) -> dict[str, str]:
+def question_row(
+    prefix: str,
+    i: int,
+    *,
+    order: int | None,
+    type_: str,
+    choices: tuple[tuple[str, bool], ...] = (),
+    **extra: str,
+) -> dict[str, str]:
+    """A question row of the contest page, with its nested choice rows (all new)."""
     row = {
-        "order": str(order),
+        "order": "" if order is None else str(order),
         "type": type_,
-        "text": f"Question {order}?",
+        "text": f"Question {order if order is not None else i + 1}?",
         "points": "1000",
         "time_limit_seconds": "15",
         "numeric_answer": "",
@@ -66,7 +78,9 @@ def question_row(prefix: str, i: int, *, order: int, type_: str, **extra: str) -
         "accepted_answers": "",
         **extra,
     }
-    return {f"{prefix}-{i}-{key}": value for key, value in row.items()}
+    data = {f"{prefix}-{i}-{key}": value for key, value in row.items()}
+    data.update(choice_rows(*choices, prefix=f"{prefix}-{i}-choices"))
+    return data
 
 
 def existing_question_rows(contest: Contest) -> dict[str, str]:
@@ -83,29 +97,29 @@ def existing_question_rows(contest: Contest) -> dict[str, str]:
                 contest=str(contest.pk),
             )
         )
+        data.update(existing_choice_rows(question, prefix=f"questions-{i}-choices"))
     return data
 
 
-def choice_rows(*choices: tuple[str, bool]) -> dict[str, str]:
-    data = management("choices", len(choices))
+def choice_rows(*choices: tuple[str, bool], prefix: str = "choices") -> dict[str, str]:
+    """New choice rows, in order (the order follows the rows)."""
+    data = management(prefix, len(choices))
     for i, (text, correct) in enumerate(choices):
-        data[f"choices-{i}-order"] = str(i + 1)
-        data[f"choices-{i}-text"] = text
+        data[f"{prefix}-{i}-text"] = text
         if correct:
-            data[f"choices-{i}-is_correct"] = "on"
+            data[f"{prefix}-{i}-is_correct"] = "on"
     return data
 
 
-def existing_choice_rows(question: Question) -> dict[str, str]:
+def existing_choice_rows(question: Question, *, prefix: str = "choices") -> dict[str, str]:
     choices = question.ordered_choices()
-    data = management("choices", len(choices), len(choices))
+    data = management(prefix, len(choices), len(choices))
     for i, choice in enumerate(choices):
-        data[f"choices-{i}-id"] = str(choice.pk)
-        data[f"choices-{i}-question"] = str(question.pk)
-        data[f"choices-{i}-order"] = str(choice.order)
-        data[f"choices-{i}-text"] = choice.text
+        data[f"{prefix}-{i}-id"] = str(choice.pk)
+        data[f"{prefix}-{i}-question"] = str(question.pk)
+        data[f"{prefix}-{i}-text"] = choice.text
         if choice.is_correct:
-            data[f"choices-{i}-is_correct"] = "on"
+            data[f"{prefix}-{i}-is_correct"] = "on"
     return data
 
 
@@ -128,50 +142,66 @@ def messages_of(response) -> list[str]:
     return [str(m) for m in response.context["messages"]]
 
 
-def test_an_organizer_authors_a_ten_question_contest_without_leaving_the_admin(
+TEN_QUESTIONS = [
+    (
+        "single_choice",
+        {},
+        (("Mars", True), ("Venus", False), ("Jupiter", False), ("Saturn", False)),
+    ),
+    ("multiple_choice", {}, (("2", True), ("3", True), ("4", False))),
+    ("numeric", {"numeric_answer": "1440", "numeric_tolerance": "0.5"}, ()),
+    ("text", {"accepted_answers": "Paris\n  paris, France  \n"}, ()),
+    ("single_choice", {}, (("Yes", False), ("No", True))),
+    ("numeric", {"numeric_answer": "3.14"}, ()),
+    ("text", {"accepted_answers": "Seine"}, ()),
+    ("multiple_choice", {}, (("a", True), ("b", False), ("c", True), ("d", False))),
+    ("single_choice", {}, (("x", True), ("y", False), ("z", False))),
+    ("numeric", {"numeric_answer": "-2"}, ()),
+]
+
+
+# A new question row's fields as the page shows them.
+UNTOUCHED = {"text": "", "time_limit_seconds": "20"}
+
+
+def ten_question_rows() -> dict[str, str]:
+    """The contest page's rows as an organizer fills them: no order typed, and after the
+    ten questions the blank row the page offers, left as it is."""
+    data = management("questions", len(TEN_QUESTIONS) + 1)
+    for i, (type_, fields, choices) in enumerate(TEN_QUESTIONS):
+        data.update(
+            question_row("questions", i, order=None, type_=type_, choices=choices, **fields)
+        )
+    blank = question_row(
+        "questions", len(TEN_QUESTIONS), order=None, type_="single_choice", **UNTOUCHED
+    )
+    blank.update(choice_rows(*[("", False)] * 4, prefix=f"questions-{len(TEN_QUESTIONS)}-choices"))
+    data.update(blank)
+    return data
+
+
+def test_an_organizer_authors_a_ten_question_contest_of_every_type_in_one_save(
     admin_client, admin_user
 ):
-    # The contest, with its numeric and text questions in the inline list.
-    data = {
-        **contest_fields(),
-        **management("questions", 2),
-        **question_row(
-            "questions", 0, order=1, type_="numeric", numeric_answer="42", numeric_tolerance="0.5"
-        ),
-        **question_row(
-            "questions", 1, order=2, type_="text", accepted_answers="Paris\n  paris, France  \n"
-        ),
-        "_save": "Save",
-    }
-    response = admin_client.post(CONTEST_ADD, data)
+    form = admin_client.get(CONTEST_ADD).context["inline_admin_formsets"][0].formset.forms[0]
+    assert form.initial.get("order") is None, "a new row's order is left to the row order"
+
+    response = admin_client.post(
+        CONTEST_ADD, {**contest_fields(), **ten_question_rows(), "_save": "Save"}
+    )
+
     assert response.status_code == 302, response.context and response.context["errors"]
     contest = Contest.objects.get()
     assert contest.created_by == admin_user
-    assert contest.questions.get(type="text").accepted_answers == ["Paris", "paris, France"]
-
-    # The choice questions, each on its own page with its choices ("Save and add another").
-    add = reverse("admin:contests_question_add")
-    next_page = f"{add}?contest={contest.pk}"
-    assert next_page in admin_client.get(contest_change(contest)).content.decode()
-    for n in range(3, 11):
-        type_ = "multiple_choice" if n == 10 else "single_choice"
-        form = admin_client.get(next_page)
-        assert form.context["adminform"].form.initial["order"] == n, "suggests the next order"
-        response = admin_client.post(
-            next_page,
-            {
-                "contest": str(contest.pk),
-                **question_fields(Question(order=n, type=type_, text=f"Question {n}?")),
-                **choice_rows(("A", True), ("B", type_ == "multiple_choice"), ("C", False)),
-                "_addanother" if n < 10 else "_save": "Save",
-            },
-        )
-        assert response.status_code == 302, response.context and response.context["errors"]
-        # "Save and add another" stays with this contest; "Save" goes back to its page.
-        assert response.url == (next_page if n < 10 else contest_change(contest))
-
-    assert [q.order for q in contest.ordered_questions()] == list(range(1, 11))
-    assert Choice.objects.filter(question__contest=contest).count() == 24
+    questions = contest.ordered_questions()
+    assert [(q.order, q.type) for q in questions] == [
+        (i + 1, type_) for i, (type_, _, _) in enumerate(TEN_QUESTIONS)
+    ]
+    for question, (_, _, choices) in zip(questions, TEN_QUESTIONS, strict=True):
+        shown = [(c.order, c.text, c.is_correct) for c in question.ordered_choices()]
+        assert shown == [(j + 1, text, correct) for j, (text, correct) in enumerate(choices)]
+    assert questions[2].numeric_answer == Decimal("1440")
+    assert questions[3].accepted_answers == ["Paris", "paris, France"]
     assert selectors.contest_problems(contest_id=contest.pk) == []
 
     response = admin_client.post(
@@ -182,19 +212,111 @@ def test_an_organizer_authors_a_ten_question_contest_without_leaving_the_admin(
     assert contest.status == "active"
 
 
-def test_the_contest_page_sends_a_new_choice_question_to_its_own_page(admin_client):
+def test_new_rows_default_to_a_type_whose_fields_and_choices_are_on_the_page(admin_client):
+    page = admin_client.get(CONTEST_ADD)
+    formset = page.context["inline_admin_formsets"][0].formset
+
+    assert formset.forms[0]["type"].value() == "single_choice"
+    html = page.content.decode()
+    assert 'name="questions-0-choices-0-text"' in html
+    assert 'name="questions-0-choices-3-text"' in html
+    assert "contests/admin/question_types.js" in html
+
+
+def test_the_contest_page_refuses_a_single_choice_with_two_correct_choices(admin_client):
     data = {
         **contest_fields(),
         **management("questions", 1),
-        **question_row("questions", 0, order=1, type_="single_choice"),
+        **question_row(
+            "questions", 0, order=None, type_="single_choice", choices=(("A", True), ("B", True))
+        ),
         "_save": "Save",
     }
 
     response = admin_client.post(CONTEST_ADD, data)
 
     assert response.status_code == 200
-    assert "Add a question with its choices" in response.content.decode()
+    assert "exactly one correct choice (it has 2)" in response.content.decode()
     assert not Contest.objects.exists()
+
+
+def test_choices_filled_under_a_blank_question_are_not_dropped_silently(admin_client):
+    data = {
+        **contest_fields(),
+        **management("questions", 1),
+        **question_row(
+            "questions", 0, order=None, type_="single_choice", choices=(("A", True),), **UNTOUCHED
+        ),
+        "_save": "Save",
+    }
+
+    response = admin_client.post(CONTEST_ADD, data)
+
+    assert response.status_code == 200
+    assert "Question row 1 has choices but no text." in response.content.decode()
+
+
+def test_a_question_changed_to_a_type_without_choices_loses_its_choices(admin_client):
+    contest = contest_with_questions(questions=1)
+    data = {**contest_fields(contest.title), **existing_question_rows(contest), "_save": "Save"}
+    data["questions-0-type"] = "numeric"
+    data["questions-0-numeric_answer"] = "1"
+    data["questions-0-accepted_answers"] = "left over"
+
+    response = admin_client.post(contest_change(contest), data)
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    question = contest.questions.get()
+    assert (question.type, question.numeric_answer) == ("numeric", Decimal("1"))
+    assert question.accepted_answers == []
+    assert question.choices.count() == 0
+
+
+def test_a_choice_added_to_a_question_comes_after_its_choices(admin_client):
+    contest = contest_with_questions(questions=1)
+    question = contest.questions.get()
+    data = {**contest_fields(contest.title), **existing_question_rows(contest), "_save": "Save"}
+    count = question.choices.count()
+    data["questions-0-choices-TOTAL_FORMS"] = str(count + 1)
+    data[f"questions-0-choices-{count}-text"] = "Last one"
+
+    response = admin_client.post(contest_change(contest), data)
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    assert [c.text for c in question.ordered_choices()][-1] == "Last one"
+
+
+def test_numbers_show_as_typed_and_times_with_seconds(admin_client):
+    contest = contest_of_every_type()
+    Question.objects.filter(contest=contest, type="numeric").update(
+        numeric_answer=Decimal("1440"), numeric_tolerance=Decimal("0.5")
+    )
+
+    editable = admin_client.get(contest_change(contest)).content.decode()
+    services.contest_start(contest_id=contest.pk)
+    read_only = admin_client.get(contest_change(contest)).content.decode()
+
+    question_page = admin_client.get(
+        question_change(contest.questions.get(type="numeric"))
+    ).content.decode()
+
+    assert 'value="1440"' in editable and 'value="0.5"' in editable
+    for page in (read_only, question_page):
+        assert ">1440<" in page.replace(" ", "").replace("\n", "")
+    assert "1440.000000" not in editable + read_only + question_page
+    started = Contest.objects.get(pk=contest.pk).started_at
+    assert started is not None and started.strftime("%Y-%m-%d %H:%M:%S") in read_only
+
+
+def test_a_read_only_contest_page_has_no_save_buttons(admin_client):
+    contest = contest_with_questions(questions=1)
+    editable = admin_client.get(contest_change(contest)).content.decode()
+    services.contest_start(contest_id=contest.pk)
+
+    read_only = admin_client.get(contest_change(contest)).content.decode()
+
+    assert 'name="_save"' in editable
+    assert 'name="_save"' not in read_only and 'name="_continue"' not in read_only
 
 
 def test_the_question_page_rejects_a_single_choice_with_two_correct_choices(admin_client):
@@ -258,19 +380,6 @@ def test_the_contest_page_rejects_a_numeric_question_without_its_answer(admin_cl
     assert response.status_code == 200
     assert "A numeric question needs its answer." in response.content.decode()
     assert not Contest.objects.exists()
-
-
-def test_the_contest_page_rejects_a_type_change_that_does_not_suit_the_choices(admin_client):
-    contest = contest_with_questions(questions=1)
-    data = {**contest_fields(contest.title), **existing_question_rows(contest), "_save": "Save"}
-    data["questions-0-type"] = "numeric"
-    data["questions-0-numeric_answer"] = "1"
-
-    response = admin_client.post(contest_change(contest), data)
-
-    assert response.status_code == 200
-    assert "A numeric question has no choices." in response.content.decode()
-    assert contest.questions.get().type == "single_choice"
 
 
 def test_the_contest_page_swaps_the_order_of_two_questions_in_one_save(admin_client):

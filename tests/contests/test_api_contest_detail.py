@@ -5,6 +5,7 @@ import uuid
 import pytest
 
 from contests.models import Contest
+from contests.services import contest_end_now
 from tests.factories import ContestFactory, ParticipantFactory, contest_of_every_type
 
 pytestmark = pytest.mark.django_db
@@ -76,6 +77,19 @@ def test_it_reveals_every_answer_of_a_completed_contest(participant_client):
 
     assert [q["correct_answer"] for q in questions[2:]] == [3.14, "Paris"]
     assert all(q["is_closed"] for q in questions)
+
+
+def test_after_an_early_end_the_questions_never_asked_stay_unshown(participant_client):
+    contest = contest_of_every_type()
+    set_live_state(contest, status="active", index=2, open_=True)
+
+    contest_end_now(contest_id=contest.pk)
+    questions = participant_client.get(url(contest)).json()["questions"]
+
+    assert [(q["is_live"], q["is_closed"]) for q in questions] == [(True, True)] * 2 + [
+        (False, False)
+    ] * 2
+    assert all(not {"text", "choices", "correct_answer"} & set(q) for q in questions[2:])
 
 
 def test_it_shows_no_question_of_a_cancelled_contest(participant_client):

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from contests.management.commands import seed_demo
+from contests.management.commands.import_contest import import_document, read_document
 from contests.models import Choice, Contest, Question
 from contests.services import contest_start
 
@@ -83,16 +84,54 @@ def test_the_demo_passwords_pass_the_password_validators():
     validate_password(seed_demo.PLAYER_PASSWORD, User(username="alice"))
 
 
-def test_it_keeps_a_played_demo_contest_and_reset_renews_it():
+def test_a_played_demo_contest_is_kept_and_followed_by_a_fresh_one_whose_start_hint_works():
     seed()
     played = Contest.objects.get()
     Contest.objects.filter(pk=played.pk).update(status="completed")
 
     output = seed()
-    assert Contest.objects.get().pk == played.pk
-    assert "--reset" in output
+
+    fresh = Contest.objects.exclude(pk=played.pk).get()
+    assert fresh.status == "upcoming"
+    assert Contest.objects.get(pk=played.pk).status == "completed"
+    assert f"/api/contests/{fresh.pk}/start/" in output
+    client = APIClient()
+    client.force_authenticate(User.objects.get(username="organizer"))
+    assert client.post(f"/api/contests/{fresh.pk}/start/").status_code == 200
+
+
+def test_a_contest_imported_from_the_same_file_is_not_taken_for_the_demo():
+    seed()
+    demo = Contest.objects.get()
+    organizer = User.objects.get(username="organizer")
+    document = read_document(str(seed_demo.DEMO_CONTEST_FILE))
+    imported = import_document(document, created_by=organizer)
+    Contest.objects.filter(pk=imported.pk).update(status="completed")
+    Contest.objects.filter(pk=demo.pk).update(created_at=imported.created_at.replace(year=2020))
+
+    output = seed()
+
+    assert Contest.objects.count() == 2
+    assert str(demo.pk) in output and str(imported.pk) not in output
+
+
+def test_a_demo_contest_being_played_gets_no_start_hint():
+    seed()
+    playing = contest_start(contest_id=Contest.objects.get().pk)
+
+    output = seed()
+
+    assert Contest.objects.get().pk == playing.pk
+    assert "/start/" not in output and "being played" in output
+
+
+def test_reset_replaces_a_played_demo_contest():
+    seed()
+    played = Contest.objects.get()
+    Contest.objects.filter(pk=played.pk).update(status="completed")
 
     seed("--reset")
+
     fresh = Contest.objects.get()
     assert fresh.pk != played.pk
     assert fresh.status == "upcoming"

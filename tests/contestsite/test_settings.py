@@ -42,6 +42,12 @@ def test_it_refuses_to_run_without_a_secret_key_when_debug_is_off():
         ("DEBUG", "maybe", "DEBUG must be one of true/false/1/0/yes/no/on/off"),
         ("LOG_LEVEL", "loud", "LOG_LEVEL must be one of DEBUG, INFO, WARNING"),
         ("DATABASE_URL", "mysql://x/y", "DATABASE_URL must be a postgres:// or sqlite:/// URL"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT must be one of text, json, got 'xml'"),
+        (
+            "PROMETHEUS_MULTIPROC_DIR",
+            "metrics-data",
+            "PROMETHEUS_MULTIPROC_DIR must be an absolute path",
+        ),
     ],
 )
 def test_it_names_the_variable_it_cannot_parse(variable, value, message):
@@ -56,3 +62,17 @@ def test_it_runs_with_debug_and_no_secret_key():
     result = manage_check(DEBUG="true", DATABASE_URL="sqlite:////tmp/settings-check.sqlite3")
 
     assert result.returncode == 0, result.stderr
+
+
+def test_it_reads_the_local_settings_file_and_the_environment_wins_over_it(tmp_path):
+    env_file = tmp_path / "local.env"
+    env_file.write_text("DEBUG=true\nLEADERBOARD_TOP_N=0\n")
+    database = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+
+    from_file = manage_check(ENV_FILE=str(env_file), DATABASE_URL=database)
+    overridden = manage_check(ENV_FILE=str(env_file), DATABASE_URL=database, LEADERBOARD_TOP_N="5")
+    ignored = manage_check(ENV_FILE="", DATABASE_URL=database, LEADERBOARD_TOP_N="5")
+
+    assert "LEADERBOARD_TOP_N must be >= 1, got 0" in from_file.stderr
+    assert overridden.returncode == 0, overridden.stderr
+    assert "SECRET_KEY is required" in ignored.stderr

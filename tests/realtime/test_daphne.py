@@ -21,6 +21,7 @@ from tests.conftest import access_token_for
 from tests.factories import ContestFactory, UserFactory, contest_with_questions, open_question
 from tests.realtime.conftest import run
 from tests.realtime.daphne_client import open_socket
+from tests.servers import DaphneServer, child_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -168,7 +169,16 @@ def test_a_message_over_the_size_limit_closes_with_1009(daphne_server, participa
     assert run(scenario) == (1009, "message too big")
 
 
-def test_the_token_never_reaches_the_server_log(daphne_server, participant):
+def test_the_token_never_reaches_the_server_log(transactional_db, participant):
+    # At DEBUG, daphne's access log (full request URIs) is on too.
+    daphne_server = DaphneServer(child_env(LOG_LEVEL="DEBUG")).start()
+    try:
+        token_never_logged(daphne_server, participant)
+    finally:
+        daphne_server.stop()
+
+
+def token_never_logged(daphne_server, participant) -> None:
     token = access_token_for(participant)
     contest = ContestFactory()
 

@@ -1,4 +1,5 @@
-"""Credentials never reach a log line (the daphne side is in test_daphne.py)."""
+"""Credentials never reach a log line (the daphne side is in test_daphne.py; both log
+formats in tests/core/test_logs.py)."""
 
 from __future__ import annotations
 

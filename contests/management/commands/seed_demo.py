@@ -1,6 +1,11 @@
 """manage.py seed_demo: demo accounts and a demo contest, idempotently (`make run` runs it
-on every start). Existing demo data is left as it is; --reset replaces the demo contest
-(cancelling it first if it is not over, so its players are told)."""
+on every start). Existing demo data is left as it is, and a demo contest that has been
+played is followed by a fresh one; --reset replaces the demo contests (cancelling one
+that is not over first, so its players are told).
+
+Its contests are recognised by a marker at the end of their description, which neither
+the API nor import_contest adds: the same JSON imported through the README's curl flow
+has the same title and author but is not a demo contest."""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ ORGANIZER = ("organizer", "Organizer")
 ORGANIZER_PASSWORD = "run-the-show-42"
 PLAYERS = [("alice", "Alice"), ("bob", "Bob"), ("carol", "Carol")]
 PLAYER_PASSWORD = "play-the-quiz-42"
+DEMO_MARKER = "(Demo contest of manage.py seed_demo.)"
 
 
 def _user(username: str, display_name: str, password: str, *, staff: bool) -> User:
@@ -52,15 +58,19 @@ class Command(BaseCommand):
         for username, display_name in PLAYERS:
             _user(username, display_name, PLAYER_PASSWORD, staff=False)
 
-        document = read_document(str(DEMO_CONTEST_FILE))
-        demo = Contest.objects.filter(created_by=organizer, title=document["title"])
+        demo = Contest.objects.filter(description__endswith=DEMO_MARKER)
         if reset:
             # Players of a running (or waiting) demo get contest_end "cancelled" rather
             # than a contest that vanishes under them.
             for playing in demo.filter(status__in=[Contest.Status.UPCOMING, Contest.Status.ACTIVE]):
                 contest_cancel(contest_id=playing.pk)
             demo.delete()
-        contest = demo.first() or import_document(document, created_by=organizer)
+        # The newest one not over yet; one that has been played stays with its results.
+        contest = (
+            demo.filter(status__in=[Contest.Status.UPCOMING, Contest.Status.ACTIVE])
+            .order_by("-created_at")
+            .first()
+        ) or _demo_contest_create(organizer)
 
         base = f"http://127.0.0.1:{settings.PORT}"
         self.stdout.write(
@@ -73,9 +83,16 @@ class Command(BaseCommand):
                     f"  Demo contest {contest.title!r}: id {contest.pk}, "
                     f"join code {contest.join_code}, status {contest.status}.",
                     "  Start it with the admin action 'Start now' or "
-                    f"POST {base}/api/contests/{contest.pk}/start/ as the organizer.",
+                    f"POST {base}/api/contests/{contest.pk}/start/ as the organizer."
+                    if contest.status == Contest.Status.UPCOMING
+                    else "  It is being played now; the next `manage.py seed_demo` after it "
+                    "ends prepares a fresh one (`--reset` cancels it at once).",
                 ]
             )
         )
-        if contest.status != Contest.Status.UPCOMING:
-            self.stdout.write("  It has been played; `manage.py seed_demo --reset` renews it.")
+
+
+def _demo_contest_create(organizer: User) -> Contest:
+    document = read_document(str(DEMO_CONTEST_FILE))
+    document["description"] = f"{document.get('description', '')}\n\n{DEMO_MARKER}".lstrip()
+    return import_document(document, created_by=organizer)

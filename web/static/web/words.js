@@ -33,6 +33,9 @@ export const JOIN_ERRORS = {
 export const API_ERRORS = {
   VALIDATION_ERROR: "Some fields need another look.",
   PARSE_ERROR: "The server could not read what this page sent. Reload the page.",
+  DISALLOWED_HOST: "This server does not answer to this address. Check the address you opened.",
+  REQUEST_TOO_LARGE: "That is too much to send at once.",
+  SERVICE_UNAVAILABLE: "The server is briefly unavailable and saved nothing. Please try again.",
   NOT_AUTHENTICATED: "Please sign in first.",
   TOKEN_NOT_VALID: "Your sign-in has expired. Please sign in again.",
   NO_ACTIVE_ACCOUNT: "Wrong username or password.",
