@@ -83,7 +83,7 @@ def _drain_on_sigterm() -> None:
 
 
 CLOSE_TOO_SLOW = 1013
-TOO_SLOW_REASON = "too slow"
+TOO_SLOW = "too slow"
 
 
 def _unsent_bytes(transport: Any) -> int:
@@ -129,7 +129,8 @@ def _patch_daphne() -> None:
             # A client that does not read (stuck, or too slow for the room) would make the
             # server hold everything for it: it is closed instead, and resyncs if it comes
             # back. Nobody else waits for it: writes never block the room.
-            self.sendCloseFrame(code=CLOSE_TOO_SLOW, reasonUtf8=TOO_SLOW_REASON.encode())
+            logger.info("Closing a client that does not read (%d %s)", CLOSE_TOO_SLOW, TOO_SLOW)
+            self.sendCloseFrame(code=CLOSE_TOO_SLOW, reasonUtf8=TOO_SLOW.encode())
             return
         if message.get("type") == "websocket.close":
             reason = message.get("reason")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -19,6 +20,7 @@ from contests.errors import (
 )
 from contests.models import Contest, Submission
 from contests.services import participant_register, submission_create
+from core.errors import ServiceUnavailable
 from tests.factories import contest_with_questions, open_question
 
 pytestmark = pytest.mark.django_db
@@ -208,3 +210,62 @@ def test_a_pause_after_the_deadline_does_not_reopen_the_question(live_contest, p
     with pytest.raises(QuestionClosed):
         submit(live_contest, participant, choice_id(live_contest, 1, "A"))
     assert Submission.objects.count() == 0
+
+
+def submit_received(contest: Contest, user, answer, *, seconds_ago: float):
+    """An answer that reached the server `seconds_ago` and is judged only now (it waited
+    for the database meanwhile)."""
+    question = contest.ordered_questions()[0]
+    return submission_create(
+        contest_id=contest.pk,
+        question_id=question.pk,
+        user=user,
+        answer=answer,
+        received=time.monotonic() - seconds_ago,
+    )
+
+
+def test_an_answer_is_judged_by_its_arrival_not_by_when_it_is_stored(
+    live_contest, participant, settings
+):
+    settings.SUBMISSION_GRACE_MS = 500
+    # The deadline passed 5 s ago; the answer arrived 6 s ago, 1 s before it.
+    open_question(live_contest, started_at=timezone.now() - timedelta(seconds=15))
+
+    outcome = submit_received(
+        live_contest, participant, choice_id(live_contest, 1, "A"), seconds_ago=6
+    )
+
+    assert 8_900 <= outcome.submission.response_time_ms <= 9_500
+    stored = Submission.objects.get(pk=outcome.submission.pk)
+    assert stored.received_at <= live_contest.question_deadline
+
+
+def test_an_answer_that_arrived_while_open_and_waited_past_the_close_may_be_sent_again(
+    live_contest, participant
+):
+    closed_at = timezone.now() - timedelta(seconds=1)
+    Contest.objects.filter(pk=live_contest.pk).update(
+        question_open=False, question_closed_at=closed_at
+    )
+
+    with pytest.raises(ServiceUnavailable):
+        submit_received(live_contest, participant, choice_id(live_contest, 1, "A"), seconds_ago=3)
+    with pytest.raises(QuestionClosed):
+        submit_received(live_contest, participant, choice_id(live_contest, 1, "A"), seconds_ago=0.5)
+    assert Submission.objects.count() == 0
+
+
+def test_an_answer_that_arrived_before_the_contest_ended_is_not_told_it_is_over(
+    live_contest, participant
+):
+    Contest.objects.filter(pk=live_contest.pk).update(
+        status=Contest.Status.COMPLETED,
+        question_open=False,
+        ended_at=timezone.now() - timedelta(seconds=1),
+    )
+
+    with pytest.raises(ServiceUnavailable):
+        submit_received(live_contest, participant, choice_id(live_contest, 1, "A"), seconds_ago=3)
+    with pytest.raises(ContestNotActive):
+        submit_received(live_contest, participant, choice_id(live_contest, 1, "A"), seconds_ago=0.1)
