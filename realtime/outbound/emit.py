@@ -20,7 +20,7 @@ from django.db import transaction
 
 from contests.models import Contest, Question
 from contests.selectors import QuestionStats
-from core.types import ContestId, QuestionId
+from core.types import ContestId, ParticipantId, QuestionId
 from realtime.outbound import broadcast, payloads
 from realtime.outbound.personalize import Board
 
@@ -83,9 +83,23 @@ def timer_update_now(contest: Contest, *, question_id: QuestionId, now: datetime
     broadcast.send_ephemeral(contest.pk, "timer_update", data)
 
 
-def leaderboard_update(contest_id: ContestId, *, board: Board) -> None:
+def leaderboard_update(contest_id: ContestId, *, board: Board, frozen: bool) -> None:
     """Sent at once, inside the caller's transaction (see the module's docstring)."""
     data = payloads.leaderboard_update_payload(
-        contest_id, top=board["top"], total_participants=board["totalParticipants"]
+        contest_id,
+        top=board["top"],
+        total_participants=board["totalParticipants"],
+        frozen=frozen,
     )
     broadcast.send_to_contest(contest_id, "leaderboard_update", data)
+
+
+def participant_removed(contest_id: ContestId, *, participant_id: ParticipantId) -> None:
+    """After the removal commits: every web process closes its sockets of that
+    participant (4003 "removed from contest"). Not a room event: nothing is logged."""
+    transaction.on_commit(
+        lambda: broadcast.send_control(
+            contest_id, broadcast.CONTROL_REMOVE, participant_id=str(participant_id)
+        ),
+        robust=True,
+    )

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from contests.selectors import QuestionStats
 from realtime.outbound import envelope, payloads, personalize
 from tests.factories import contest_of_every_type, open_question
 
@@ -65,7 +66,9 @@ def test_personalised_payloads_end_with_the_placeholder_the_hub_fills():
     for event, data in (
         (
             "leaderboard_update",
-            payloads.leaderboard_update_payload(contest.pk, top=[], total_participants=0),
+            payloads.leaderboard_update_payload(
+                contest.pk, top=[], total_participants=0, frozen=False
+            ),
         ),
         (
             "contest_end",
@@ -75,4 +78,11 @@ def test_personalised_payloads_end_with_the_placeholder_the_hub_fills():
         text = envelope.envelope(event, data)
         assert text.split(',"timestamp"')[0].endswith(personalize.YOU_PLACEHOLDER + "}")
         assert personalize.is_personalized(text)
-    assert not personalize.is_personalized(envelope.envelope("question_change", {}))
+    question = contest.ordered_questions()[0]
+    change = payloads.question_change_payload(
+        contest, question, stats=QuestionStats(0, 0), next_question_id=None, next_starts_at=None
+    )
+    text = envelope.envelope("question_change", change)
+    assert text.split(',"timestamp"')[0].endswith(personalize.YOUR_RESULT_PLACEHOLDER + "}")
+    assert personalize.is_personalized(text)
+    assert not personalize.is_personalized(envelope.envelope("question_broadcast", {}))
