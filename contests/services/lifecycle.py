@@ -197,10 +197,7 @@ def _question_close(
             closed_at = min(now, _open_question_closes_at(contest))
         contest.next_question_at = closed_at + timedelta(seconds=contest.intermission_seconds)
     contest.save(update_fields=_LIVE_FIELDS)
-    _presence_question(contest, None)
-    if not final:
-        _revealed_reach_board(contest, questions, question)
-        _advance_schedule(contest)
+    # The players' news first among what runs after the commit.
     emit.question_change(
         contest,
         question,
@@ -209,8 +206,12 @@ def _question_close(
         next_question_id=None if final else questions[index].pk,
         next_starts_at=contest.next_question_at,
     )
+    _presence_question(contest, None)
     if final:
         _contest_complete(contest, now)
+    else:
+        _revealed_reach_board(contest, questions, question)
+        _advance_schedule(contest)
 
 
 def _revealed_reach_board(contest: Contest, questions: list[Question], closed: Question) -> None:
