@@ -85,6 +85,9 @@ class Hub:
         self.presence_token = uuid.uuid4().hex
         # The event loop keeps only weak references to tasks.
         self._tasks: list[asyncio.Task[None]] = []
+        # Joins of two contests at once must not both start the hub: its channel and
+        # tasks are made once (new_channel awaits Redis).
+        self._starting = asyncio.Lock()
 
     # --- Membership ---------------------------------------------------------------------
 
@@ -209,9 +212,12 @@ class Hub:
             await self.leave(contest_id, member)
 
     async def _ensure_running(self) -> None:
-        if self._channel is not None:
-            return
-        self._channel = await self.layer.new_channel()
+        async with self._starting:
+            if self._channel is None:
+                self._start(await self.layer.new_channel())
+
+    def _start(self, channel: str) -> None:
+        self._channel = channel
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._receive_forever()),

@@ -484,3 +484,47 @@ def test_a_slow_first_join_of_one_contest_does_not_delay_joins_of_another(
     state, slow_state, locks = run(scenario)
     assert (state["contestId"], slow_state["data"]["contestId"]) == (str(other.pk), str(slow.pk))
     assert locks == {}
+
+
+class Listener:
+    """A hub member that keeps what it is sent."""
+
+    def __init__(self) -> None:
+        self.participant_id = None
+        self.held = None
+        self.floor = None
+        self.texts: list[str] = []
+
+    async def base_send(self, message: dict) -> None:
+        self.texts.append(message["text"])
+
+    async def close(self, code: int, reason: str) -> None:
+        pass
+
+
+def test_two_contests_joined_at_once_start_one_hub():
+    """The first joins of a process, for two contests at the same moment: one channel and
+    one set of tasks (with two, an event repaired from the log went out twice)."""
+    contests = [str(ContestFactory().pk), str(ContestFactory().pk)]
+
+    async def scenario():
+        fresh = hub.Hub()
+        members = [Listener(), Listener()]
+        await asyncio.gather(*(fresh.join(c, m) for c, m in zip(contests, members, strict=True)))
+        tasks = len(fresh._tasks)
+        deliverers = [t for t in asyncio.all_tasks() if t.get_coro().__name__ == "_deliver_forever"]
+        await publish(contests[0], 1)
+        await publish(contests[1], 2)
+        deadline = time.monotonic() + TIMEOUT
+        while not all(m.texts for m in members) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        for task in fresh._tasks:
+            task.cancel()
+        return tasks, len(deliverers), [m.texts for m in members]
+
+    tasks, deliverers, texts = run(scenario)
+    assert (tasks, deliverers) == (4, 1)
+    assert [[t.split(',"timestamp"')[0] for t in got] for got in texts] == [
+        ['{"event":"question_change","data":{"n":1}'],
+        ['{"event":"question_change","data":{"n":2}'],
+    ]
