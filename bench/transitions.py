@@ -200,8 +200,14 @@ def main() -> None:
         closes += c
         opens += o
     if args.dump:
-        raw = [{"closes": c, "opens": o} for c, o in (p.lateness(grace) for p in players)]
+        raw = [
+            {"closes": c, "opens": o, "events": [(m["event"], m.get("seq")) for _, m in p.messages]}
+            for p, (c, o) in ((p, p.lateness(grace)) for p in players)
+        ]
         Path(args.dump).write_text(json.dumps(raw))
+    expected = (args.contests * args.questions, args.contests * (args.questions - 1))
+    if (len(closes), len(opens)) != expected:
+        print(f"MISSING: {len(closes)} closes and {len(opens)} opens seen, {expected} expected")
     print(
         f"{args.contests} contests x {args.questions} questions ({args.time_limit} s, "
         f"intermission {args.intermission} s): {len(closes) + len(opens)} transitions "
