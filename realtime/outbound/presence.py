@@ -52,8 +52,12 @@ return redis.call('ZRANGE', KEYS[1], 0, -1)
 
 # KEYS: presence set, answered set (or the open-question key: ARGV[3] then names the
 # answered sets' prefix). ARGV: ttl s, participant who just answered ("" for none),
-# prefix. 1 if at least one participant is in the room and all of them answered. Stops at
-# the first one who has not: while many have not, that is found at once.
+# prefix. 1 if at least one participant is in the room and all of them answered.
+# Cost: the member found not to have answered is kept as a witness (`<answered>:w`); while
+# it is still in the room and still has not answered, the answer is 0 at once (an idle
+# spectator makes every check O(1), not a scan of the room). Only when the witness
+# answered or left is the room scanned again, up to the next one who has not answered:
+# over a question with answers in random order, that is about ln(room) scans.
 _ALL_ANSWERED_LUA = """
 local answered = KEYS[2]
 if ARGV[3] ~= '' then
@@ -61,17 +65,31 @@ if ARGV[3] ~= '' then
   if not question then return 0 end
   answered = ARGV[3] .. question
 end
+local ttl = tonumber(ARGV[1])
 if ARGV[2] ~= '' then
   redis.call('SADD', answered, ARGV[2])
-  redis.call('EXPIRE', answered, tonumber(ARGV[1]))
+  redis.call('EXPIRE', answered, ttl)
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local witness_key = answered .. ':w'
+local witness = redis.call('GET', witness_key)
+if witness then
+  local expiry = redis.call('ZSCORE', KEYS[1], witness)
+  local participant = string.match(witness, '^(.-)@')
+  if expiry and tonumber(expiry) >= now
+      and redis.call('SISMEMBER', answered, participant) == 0 then
+    return 0
+  end
+end
 local members = redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
 if #members == 0 then return 0 end
 for _, m in ipairs(members) do
   local participant = string.match(m, '^(.-)@')
-  if redis.call('SISMEMBER', answered, participant) == 0 then return 0 end
+  if redis.call('SISMEMBER', answered, participant) == 0 then
+    redis.call('SET', witness_key, m, 'EX', ttl)
+    return 0
+  end
 end
 return 1
 """

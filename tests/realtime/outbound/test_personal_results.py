@@ -166,3 +166,28 @@ def test_everyone_answered_needs_someone_in_the_room(settings):
             return await presence.aall_joined_answered(cid)
 
         assert run(after_close) is False
+
+
+def test_one_idle_player_holds_the_question_until_they_leave():
+    """The room check remembers who has not answered (so a spectator who never answers
+    costs one lookup per answer, not a scan of the room) and looks again once they left."""
+    contest = contest_with_questions(questions=1)
+    cid = str(contest.pk)
+    players = [f"p{i:02}" for i in range(20)]
+
+    async def enter():
+        for pid in [*players, "zz-idle"]:
+            await presence.ajoin(cid, pid, "hub")
+
+    run(enter)
+    results = [
+        presence.all_joined_answered(contest_id=cid, question_id="q", answered_by=pid)
+        for pid in players
+    ]
+    assert results == [False] * 20
+
+    async def idle_leaves():
+        await presence.aleave(cid, "zz-idle", "hub")
+
+    run(idle_leaves)
+    assert presence.all_joined_answered(contest_id=cid, question_id="q") is True
