@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 
+from contests.errors import ParticipantRemoved
 from contests.models import Contest, Participant, Submission
 from contests.services import (
     contest_end_now,
@@ -17,7 +18,9 @@ from contests.services import (
     participant_register,
     participant_remove,
     question_skip,
+    submission_create,
 )
+from core.redis import get_redis
 from leaderboard import live
 from leaderboard.models import FinalStanding
 from leaderboard.services import final_standings_write, leaderboard_flush
@@ -176,9 +179,24 @@ def test_the_admin_removes_participants_with_a_list_action(admin_client):
     assert participant_of(contest, players[0].user).removed_at is not None
     assert participant_of(contest, players[1].user).removed_at is None
     # Off the live board at once.
-    from core.redis import get_redis
-
     members = get_redis().hkeys(live.key(contest.pk, "member"))
     assert members == [str(players[1].pk)]
     listed = admin_client.get("/admin/contests/participant/?removed_at__isempty=0")
     assert players[0].display_name in listed.content.decode()
+
+
+def test_a_removed_participant_cannot_answer_any_more():
+    contest = open_question(contest_with_questions(questions=1), index=1)
+    user = UserFactory()
+    player, _ = participant_register(contest_id=contest.pk, user=user)
+    participant_remove(contest_id=contest.pk, participant_id=player.pk)
+    question = contest.ordered_questions()[0]
+
+    with pytest.raises(ParticipantRemoved):
+        submission_create(
+            contest_id=contest.pk,
+            question_id=question.pk,
+            user=user,
+            answer=str(question.choices.get(text="A").pk),
+        )
+    assert not Submission.objects.filter(participant=player).exists()
