@@ -93,3 +93,18 @@ class ContestLocked(ContestError):
     code = "CONTEST_LOCKED"
     http_status = 409
     default_message = "Questions of a contest that has started cannot be edited."
+
+
+class ParticipantRemoved(ContestError):
+    """An organizer removed this user from the contest: no joining, registering or
+    answering again."""
+
+    code = "PARTICIPANT_REMOVED"
+    http_status = 403
+    default_message = "You were removed from this contest."
+
+
+class ParticipantNotFound(ContestError):
+    code = "PARTICIPANT_NOT_FOUND"
+    http_status = 404
+    default_message = "This contest has no participant with this id."

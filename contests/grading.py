@@ -19,6 +19,10 @@ from contests.models import MAX_TEXT_ANSWER_LENGTH, Choice, Contest, Question
 
 # Kahoot's rule: an answer faster than this earns the question's full points.
 FULL_POINTS_UNDER_MS = 500
+# Kahoot's answer streak: +100 for each correct answer in a row after the first, at most
+# +500 (docs/CONTEST_FORMAT.md).
+STREAK_BONUS_STEP = 100
+STREAK_BONUS_MAX = 500
 
 
 def normalize_text(value: str) -> str:
@@ -116,6 +120,26 @@ def points_for(
     elapsed = min(max(response_time_ms, 0), limit_ms)
     exact = Fraction(question.points) * (1 - Fraction(elapsed, limit_ms) / 2)
     return math.floor(exact + Fraction(1, 2))
+
+
+def streak_after(*, is_correct: bool, previous: tuple[bool, int] | None) -> int:
+    """Correct answers in a row ending with this one: 0 if it is wrong; otherwise one more
+    than the previous question's streak, or 1 if that answer was wrong or missing.
+    `previous` is (is_correct, streak) of the participant's answer to the question just
+    before this one in play order, None if they did not answer it."""
+    if not is_correct:
+        return 0
+    if previous is None or not previous[0]:
+        return 1
+    return previous[1] + 1
+
+
+def streak_bonus_for(streak: int) -> int:
+    """The bonus of a correct answer that makes a streak of `streak`:
+    min(100 * (streak - 1), 500); nothing for a wrong answer (streak 0)."""
+    if streak <= 1:
+        return 0
+    return min(STREAK_BONUS_STEP * (streak - 1), STREAK_BONUS_MAX)
 
 
 def correct_answer_of(question: Question, choices: Sequence[Choice]) -> Any:

@@ -81,8 +81,13 @@ class LiveStateView:
     paused_at: datetime | None
     ended_at: datetime | None
     scoring_mode: str
+    answer_reveal: str
+    leaderboard_freeze_last: int
+    close_when_all_answered: bool
+    streak_bonus: bool
     now: datetime
     participant_id: uuid.UUID | None
+    participant_removed_at: datetime | None
 
 
 def contest_share_live_state(contest_id: ContestId, user_id: UserId) -> LiveStateView | None:
@@ -95,7 +100,9 @@ def contest_share_live_state(contest_id: ContestId, user_id: UserId) -> LiveStat
             cursor.execute(
                 "SELECT c.status, c.current_question_index, c.question_open,"
                 " c.question_started_at, c.question_deadline, c.question_closed_at,"
-                " c.paused_at, c.ended_at, c.scoring_mode, clock_timestamp(), p.id"
+                " c.paused_at, c.ended_at, c.scoring_mode,"
+                " c.answer_reveal, c.leaderboard_freeze_last, c.close_when_all_answered,"
+                " c.streak_bonus, clock_timestamp(), p.id, p.removed_at"
                 " FROM contests_contest c LEFT JOIN contests_participant p"
                 " ON p.contest_id = c.id AND p.user_id = %s"
                 " WHERE c.id = %s FOR SHARE OF c",
@@ -106,6 +113,11 @@ def contest_share_live_state(contest_id: ContestId, user_id: UserId) -> LiveStat
     contest = Contest.objects.filter(pk=contest_id).first()
     if contest is None:
         return None
+    participant = (
+        Participant.objects.filter(contest=contest, user_id=user_id)
+        .values_list("pk", "removed_at")
+        .first()
+    )
     return LiveStateView(
         contest.status,
         contest.current_question_index,
@@ -116,10 +128,12 @@ def contest_share_live_state(contest_id: ContestId, user_id: UserId) -> LiveStat
         contest.paused_at,
         contest.ended_at,
         contest.scoring_mode,
+        contest.answer_reveal,
+        contest.leaderboard_freeze_last,
+        contest.close_when_all_answered,
+        contest.streak_bonus,
         db_now(),
-        Participant.objects.filter(contest=contest, user_id=user_id)
-        .values_list("pk", flat=True)
-        .first(),
+        *(participant or (None, None)),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -31,6 +32,27 @@ def generate_join_code() -> str:
     return "".join(secrets.choice(JOIN_CODE_ALPHABET) for _ in range(JOIN_CODE_LENGTH))
 
 
+def live_board_through(
+    *,
+    answer_reveal: str,
+    current_question_index: int,
+    question_open: bool,
+    leaderboard_freeze_last: int,
+    total_questions: int,
+) -> int | None:
+    """The last question position (1-based) whose points a running contest's live
+    leaderboard counts; None: every answer, the open question's too (immediate reveal
+    and no freeze). Answers revealed on close: only closed questions count. A freeze of
+    the last N questions: nothing after position total - N (the frozen zone) counts."""
+    through: int | None = None
+    if answer_reveal == Contest.AnswerReveal.ON_CLOSE:
+        through = current_question_index - (1 if question_open else 0)
+    if leaderboard_freeze_last:
+        last_unfrozen = max(total_questions - leaderboard_freeze_last, 0)
+        through = last_unfrozen if through is None else min(through, last_unfrozen)
+    return through
+
+
 class Contest(models.Model):
     class Status(models.TextChoices):
         UPCOMING = "upcoming"
@@ -41,6 +63,10 @@ class Contest(models.Model):
     class ScoringMode(models.TextChoices):
         SPEED = "speed", "Speed (faster correct answers score more)"
         FIXED = "fixed", "Fixed (full points for a correct answer)"
+
+    class AnswerReveal(models.TextChoices):
+        ON_CLOSE = "on_close", "When the question closes (everyone at the same moment)"
+        IMMEDIATE = "immediate", "At once, in the reply to the answer"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     title = models.CharField(max_length=200)
@@ -69,6 +95,34 @@ class Contest(models.Model):
         null=True, blank=True, validators=[MinValueValidator(1)]
     )
 
+    # Fair play (docs/CONTEST_FORMAT.md): what players learn, and when.
+    answer_reveal = models.CharField(
+        max_length=16,
+        choices=AnswerReveal.choices,
+        default=AnswerReveal.ON_CLOSE,
+        help_text="When a player learns whether their answer was right. On close: "
+        "everyone at the same moment, and the live leaderboard moves only then.",
+    )
+    leaderboard_visible = models.BooleanField(
+        default=True,
+        help_text="Off: no live leaderboard; players see only the final standings.",
+    )
+    leaderboard_freeze_last = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(MAX_QUESTIONS_PER_CONTEST)],
+        help_text="The live leaderboard stops moving for the last N questions "
+        "(0: never); the final standings reveal it.",
+    )
+    close_when_all_answered = models.BooleanField(
+        default=True,
+        help_text="A question closes as soon as every player in the room has answered.",
+    )
+    streak_bonus = models.BooleanField(
+        default=False,
+        help_text="Speed scoring only: +100 per correct answer in a row after the first, "
+        "at most +500.",
+    )
+
     # Live state. current_question_index is the 1-based position of the question that
     # is open (question_open) or was the last to close; 0 before the first opens.
     current_question_index = models.PositiveIntegerField(default=0, editable=False)
@@ -92,6 +146,15 @@ class Contest(models.Model):
         related_name="contests_created",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    # The fair-play rules, as the authoring services and the contest file format name them.
+    RULE_FIELDS = (
+        "answer_reveal",
+        "leaderboard_visible",
+        "leaderboard_freeze_last",
+        "close_when_all_answered",
+        "streak_bonus",
+    )
 
     # The columns the contest clock moves (besides status); never edited by hand.
     LIVE_STATE_FIELDS = (
@@ -121,6 +184,33 @@ class Contest(models.Model):
     @property
     def is_paused(self) -> bool:
         return self.paused_at is not None
+
+    def clean(self) -> None:
+        if self.streak_bonus and self.scoring_mode != self.ScoringMode.SPEED:
+            raise ValidationError({"streak_bonus": "The streak bonus needs speed scoring."})
+
+    @property
+    def reveals_on_close(self) -> bool:
+        return self.answer_reveal == self.AnswerReveal.ON_CLOSE
+
+    def live_board_through(self, total_questions: int) -> int | None:
+        """The last question position (1-based) whose points the live leaderboard
+        counts now; None: every answer (see the module function)."""
+        return live_board_through(
+            answer_reveal=self.answer_reveal,
+            current_question_index=self.current_question_index,
+            question_open=self.question_open,
+            leaderboard_freeze_last=self.leaderboard_freeze_last,
+            total_questions=total_questions,
+        )
+
+    def leaderboard_is_frozen(self, total_questions: int) -> bool:
+        """True once the first question of the frozen zone has opened, until the end."""
+        return (
+            self.status == self.Status.ACTIVE
+            and self.leaderboard_freeze_last > 0
+            and self.current_question_index > total_questions - self.leaderboard_freeze_last
+        )
 
     def ordered_questions(self) -> list[Question]:
         return list(self.questions.order_by("order", "id"))
@@ -271,6 +361,9 @@ class Participant(models.Model):
     # The database's clock (all processes share it), to the microsecond: the last
     # tie-break of the ranking rule. Returned by the INSERT, no extra query.
     registered_at = models.DateTimeField(db_default=Now())
+    # Set when an organizer removes the participant: their answers stay, but they are
+    # off the live board and the final standings and cannot join or register again.
+    removed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["registered_at", "id"]
@@ -281,6 +374,18 @@ class Participant(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+    @property
+    def is_removed(self) -> bool:
+        return self.removed_at is not None
+
+    def remove(self, now: datetime) -> bool:
+        """Take the participant out of the contest for good; False if already out."""
+        if self.removed_at is not None:
+            return False
+        self.removed_at = now
+        self.save(update_fields=["removed_at"])
+        return True
 
 
 class Submission(models.Model):
@@ -294,6 +399,9 @@ class Submission(models.Model):
     points_awarded = models.PositiveIntegerField()
     response_time_ms = models.PositiveIntegerField(help_text="Measured by the server.")
     received_at = models.DateTimeField()
+    # Correct answers in a row ending with this one (0 if wrong): the previous question's
+    # streak + 1, or 1 after a wrong or missing answer (contests.grading.streak_after).
+    streak = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["received_at"]

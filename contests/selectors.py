@@ -13,10 +13,12 @@ from django.db.models import (
     Count,
     F,
     IntegerField,
+    Max,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
+    Sum,
     Value,
     Window,
 )
@@ -126,6 +128,98 @@ def started_contest_questions(*, contest_id: ContestId) -> dict[str, PlayedQuest
 
 
 @dataclass(frozen=True)
+class LiveBoardRules:
+    """What the live leaderboard of a contest shows now (docs/LEADERBOARD.md)."""
+
+    status: str
+    visible: bool  # leaderboard_visible: false shows players only the final standings
+    frozen: bool  # the freeze of the last questions has begun
+    # The questions whose points it counts (Contest.live_board_through); None: every one.
+    counted_question_ids: list[str] | None
+
+
+def live_board_rules(*, contest_id: ContestId) -> LiveBoardRules:
+    """Raises ContestNotFound."""
+    contest = (
+        Contest.objects.filter(pk=contest_id)
+        .only(
+            "status",
+            "leaderboard_visible",
+            "answer_reveal",
+            "leaderboard_freeze_last",
+            "current_question_index",
+            "question_open",
+        )
+        .first()
+    )
+    if contest is None:
+        raise ContestNotFound()
+    # Only a started contest's questions are frozen (and cached); an upcoming one has no
+    # answers, a finished one is ranked by its final standings.
+    if contest.status != Contest.Status.ACTIVE:
+        return LiveBoardRules(contest.status, contest.leaderboard_visible, False, None)
+    played = started_contest_questions(contest_id=contest_id)
+    through = contest.live_board_through(len(played))
+    counted = (
+        None if through is None else [qid for qid, p in played.items() if p.position <= through]
+    )
+    return LiveBoardRules(
+        contest.status,
+        contest.leaderboard_visible,
+        contest.leaderboard_is_frozen(len(played)),
+        counted,
+    )
+
+
+# From this many ids on, reading the whole contest and filtering here beats an IN list.
+MANY_IDS = 500
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    """One participant's result of a closed question (question_change's `yourResult`)."""
+
+    answered: bool
+    is_correct: bool | None
+    points_awarded: int
+    total_score: int
+    streak: int
+
+
+def question_results(
+    *, contest_id: ContestId, question_id: QuestionId, participant_ids: list[str]
+) -> dict[str, QuestionResult]:
+    """{participant id: their result of this question and their total}, one query for
+    any number of participants (those not in the contest are left out)."""
+    this = Q(submissions__question_id=question_id)
+    rows = Participant.objects.filter(contest_id=contest_id)
+    if len(participant_ids) < MANY_IDS:
+        rows = rows.filter(pk__in=participant_ids)
+    wanted = set(participant_ids)
+    results: dict[str, QuestionResult] = {}
+    for pk, total, answered, correct, points, streak in (
+        rows.order_by()
+        .annotate(
+            total=Coalesce(Sum("submissions__points_awarded"), 0),
+            answered=Count("submissions", filter=this),
+            correct=Count("submissions", filter=this & Q(submissions__is_correct=True)),
+            points=Coalesce(Sum("submissions__points_awarded", filter=this), 0),
+            streak=Coalesce(Max("submissions__streak", filter=this), 0),
+        )
+        .values_list("pk", "total", "answered", "correct", "points", "streak")
+    ):
+        if str(pk) in wanted:
+            results[str(pk)] = QuestionResult(
+                answered=bool(answered),
+                is_correct=bool(correct) if answered else None,
+                points_awarded=points,
+                total_score=total,
+                streak=streak,
+            )
+    return results
+
+
+@dataclass(frozen=True)
 class QuestionStats:
     answered: int
     correct: int
@@ -167,6 +261,11 @@ def contest_problems(*, contest_id: ContestId) -> list[str]:
     if not questions:
         return ["The contest has no questions."]
     problems: list[str] = []
+    if contest.leaderboard_freeze_last > len(questions):
+        problems.append(
+            f"The leaderboard freezes for the last {contest.leaderboard_freeze_last} "
+            f"questions, but the contest has {len(questions)}."
+        )
     for question in questions:
         question.contest = contest
         try:
@@ -223,5 +322,6 @@ def contest_export(*, contest_id: ContestId) -> dict[str, Any]:
         "intermission_seconds": contest.intermission_seconds,
         "requires_registration": contest.requires_registration,
         "max_participants": contest.max_participants,
+        **{field: getattr(contest, field) for field in Contest.RULE_FIELDS},
         "questions": [_question_export(q) for q in contest_questions(contest_id=contest.pk)],
     }

@@ -11,6 +11,11 @@ urlpatterns = [
         views.ContestRegisterView.as_view(),
         name="contest-register",
     ),
+    path(
+        "contests/<str:contest_id>/participants/<str:participant_id>/remove/",
+        views.ParticipantRemoveView.as_view(),
+        name="contest-participant-remove",
+    ),
     *(
         path(
             f"contests/<str:contest_id>/{name}/",

@@ -9,6 +9,10 @@ back to this loop, where the in-memory layer lives.
 
 Started as soon as daphne serves (a Twisted `callLater` on its reactor, whose asyncio
 loop is the server's), and, under any other ASGI server, by its first connection.
+
+`run_task_at` runs one task once at a given instant (the contest clock's transitions, on
+time): with REDIS_URL a Celery message with an ETA, in the embedded mode a timer on the
+same loop.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from celery import current_app
 from django.conf import settings
 from django.db import close_old_connections
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
@@ -29,13 +36,18 @@ logger = logging.getLogger(__name__)
 ASGIApp = Callable[[dict[str, Any], Callable[..., Any], Callable[..., Any]], Awaitable[None]]
 
 
-def _run_task(name: str, dotted_path: str) -> None:
+# A task queued for an instant that has not run this long after it is stale: whatever it
+# was to do, the periodic tick has done by then.
+RUN_AT_EXPIRES_SECONDS = 30
+
+
+def _run_task(name: str, dotted_path: str, kwargs: dict[str, Any] | None = None) -> None:
     # A worker thread outside any request: open and release database connections the
     # way Django does around a request.
     close_old_connections()
     try:
         # A Celery task called directly runs its body here, synchronously.
-        import_string(dotted_path)()
+        import_string(dotted_path)(**(kwargs or {}))
     except Exception:
         logger.exception("The embedded periodic task %s failed", name)
     finally:
@@ -61,14 +73,50 @@ async def periodic_run() -> None:
 
 
 _task: asyncio.Task[None] | None = None
+# The server's loop, where the embedded tasks run (set when they start).
+_loop: asyncio.AbstractEventLoop | None = None
+# Timed runs scheduled and not finished (the loop keeps only weak references to tasks).
+_timed: set[asyncio.Task[None]] = set()
 
 
 def periodic_ensure_started() -> None:
     """Start the periodic tasks on the running loop, once per process."""
-    global _task
+    global _task, _loop
     if _task is None or _task.done():
-        _task = asyncio.get_running_loop().create_task(periodic_run(), name="periodic-tasks")
+        _loop = asyncio.get_running_loop()
+        _task = _loop.create_task(periodic_run(), name="periodic-tasks")
         logger.info("Embedded periodic tasks started (no REDIS_URL)")
+
+
+def _start_timed(task: str, kwargs: dict[str, Any]) -> None:
+    run = sync_to_async(_run_task, thread_sensitive=False)(task, task, kwargs)
+    timed = asyncio.get_running_loop().create_task(run, name=f"at {task}")
+    _timed.add(timed)
+    timed.add_done_callback(_timed.discard)
+
+
+def run_task_at(task: str, when: datetime, **kwargs: str | int) -> None:
+    """Run the task `task` (its Celery name, which is its dotted path) once, with these
+    keyword arguments, at the instant `when` (aware), from any thread.
+
+    With REDIS_URL: a Celery message with that ETA, expiring RUN_AT_EXPIRES_SECONDS
+    after it (on the Redis broker an ETA must stay under the visibility timeout, 1 h by
+    default: docs/CLOCK.md). Embedded: a timer on the server's loop; nothing when no
+    server runs here (a management command: the server's own tick is the safety net).
+    """
+    if settings.REDIS_URL:
+        current_app.send_task(
+            task,
+            kwargs=kwargs,
+            eta=when,
+            expires=when + timedelta(seconds=RUN_AT_EXPIRES_SECONDS),
+        )
+        return
+    loop = _loop
+    if loop is None or loop.is_closed():
+        return
+    delay = max(0.0, (when - timezone.now()).total_seconds())
+    loop.call_soon_threadsafe(loop.call_later, delay, _start_timed, task, dict(kwargs))
 
 
 def periodic_install(application: ASGIApp) -> ASGIApp:

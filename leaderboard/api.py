@@ -32,6 +32,7 @@ CSV_HEADER = [
     "correct_count",
     "total_response_ms",
     "registered_at",
+    "removed_at",
 ]
 CONTEST_ID_PARAMETER = OpenApiParameter(
     "contest_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The contest's id."
@@ -69,6 +70,14 @@ class LeaderboardSerializer(serializers.Serializer):
         choices=Contest.Status.choices,
         help_text="completed: the final standings; otherwise the live board.",
     )
+    frozen = serializers.BooleanField(
+        help_text="The freeze of the last questions has begun: the board stays as it was "
+        "until the final standings."
+    )
+    visible = serializers.BooleanField(
+        help_text="false: the contest shows no live board; until it completes, players "
+        "get no entries and no `you` (organizers still see it)."
+    )
     top = LeaderboardEntrySerializer(many=True)
     total_participants = serializers.IntegerField(source="totalParticipants")
     you = OwnRankSerializer(
@@ -83,9 +92,11 @@ class LeaderboardView(APIView):
         operation_id="contest_leaderboard",
         tags=["leaderboard"],
         summary="A contest's leaderboard",
-        description="The live board while the contest runs (current to the last "
-        "committed answer), the final standings once it completed. Authenticated "
-        "participants also get their own place in `you`.",
+        description="The live board while the contest runs (the answers of closed "
+        "questions when the contest reveals answers on close; as it stood when the freeze "
+        "began once `frozen`), the final standings once it completed. Authenticated "
+        "participants also get their own place in `you`. A hidden board (`visible` false) "
+        "shows players no entries until it completes.",
         parameters=[CONTEST_ID_PARAMETER, LeaderboardQuerySerializer],
         responses={
             200: LeaderboardSerializer,
@@ -128,8 +139,9 @@ class StandingsCsvView(APIView):
         tags=["leaderboard"],
         summary="Final standings as CSV (staff)",
         parameters=[CONTEST_ID_PARAMETER],
-        description="Every participant in final rank order. 409 CONTEST_NOT_COMPLETED "
-        "until the contest has completed (the standings are written at completion).",
+        description="Every participant in final rank order, then those an organizer "
+        "removed (empty rank, `removed_at` set). 409 CONTEST_NOT_COMPLETED until the "
+        "contest has completed (the standings are written at completion).",
         responses={
             (200, "text/csv"): OpenApiResponse(
                 OpenApiTypes.STR, description="Header: " + ",".join(CSV_HEADER)
@@ -147,7 +159,7 @@ class StandingsCsvView(APIView):
         response["Content-Disposition"] = f'attachment; filename="standings-{pk}.csv"'
         writer = csv.writer(response)
         writer.writerow(CSV_HEADER)
-        for s in standings:
+        for s in standings.ranked:
             writer.writerow(
                 [
                     s.rank,
@@ -159,6 +171,23 @@ class StandingsCsvView(APIView):
                     s.correct_count,
                     s.total_response_ms,
                     iso(s.participant.registered_at),
+                    "",
+                ]
+            )
+        # Removed participants: no rank, what their stored answers add up to.
+        for r in standings.removed:
+            writer.writerow(
+                [
+                    "",
+                    r.participant.pk,
+                    r.participant.user_id,
+                    _cell(r.participant.user.username),
+                    _cell(r.participant.display_name),
+                    r.totals.score,
+                    r.totals.correct_count,
+                    r.totals.total_response_ms,
+                    iso(r.participant.registered_at),
+                    iso(r.participant.removed_at),
                 ]
             )
         return response

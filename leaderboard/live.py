@@ -1,16 +1,18 @@
 """The live leaderboard in Redis: a cache of the database, rebuilt whenever it is lost.
 
-Keys per contest (all under settings.REDIS_KEY_PREFIX, expiring together):
-- `lb:<contest>:ranking`  sorted set, member → sort value (leaderboard.ranking)
-- `lb:<contest>:member`   hash, participant id → member
-- `lb:<contest>:version`  hash, participant id → submission count the entry was computed at
-- `lb:<contest>:name`     hash, member → JSON [userId, displayName] (read with the top N)
-- `lb:<contest>:built`    marker: set by a complete rebuild, so its absence means the set
-                          may be partial (Redis restarted or was flushed)
-- `lb:<contest>:closed`   marker: the contest completed or was cancelled and its set was
-                          dropped; writes are refused, so a late update cannot bring back
-                          a set nobody reads
-and `lb:dirty`, the set of contests whose standings changed since their last broadcast.
+Keys per contest (all under settings.REDIS_KEY_PREFIX and KEY_SPACE, expiring together):
+- `lb2:<contest>:ranking`  sorted set, member → sort value (leaderboard.ranking)
+- `lb2:<contest>:member`   hash, participant id → member
+- `lb2:<contest>:version`  hash, participant id → submission count the entry was computed at
+- `lb2:<contest>:name`     hash, member → JSON [userId, displayName] (read with the top N)
+- `lb2:<contest>:built`    marker: set by a complete rebuild, so its absence means the set
+                           may be partial (Redis restarted or was flushed)
+- `lb2:<contest>:removed`  set of participant ids an organizer removed: never written again
+- `lb2:<contest>:frozen`   marker: the frozen board's one leaderboard_update went out
+- `lb2:<contest>:closed`   marker: the contest completed or was cancelled and its set was
+                           dropped; writes are refused, so a late update cannot bring back
+                           a set nobody reads
+and `lb2:dirty`, the set of contests whose standings changed since their last broadcast.
 
 Writes are versioned: an entry is replaced only by one computed from more submissions.
 A rebuild and a concurrent leaderboard_record can therefore interleave in any order and
@@ -36,13 +38,17 @@ TTL_SECONDS = 7 * 24 * 3600
 REBUILD_LOCK_SECONDS = 30
 REBUILD_ATTEMPTS = 3
 FLUSH_LOCK_SECONDS = 60
+# The keys' namespace; it changes with the sort value's encoding (leaderboard.ranking), so
+# a set written with another encoding is never read (it expires) and is rebuilt instead.
+KEY_SPACE = "lb2"
 
-# KEYS: ranking, member, version, name, built, dirty, rebuild lock, closed
+# KEYS: ranking, member, version, name, built, dirty, rebuild lock, closed, removed
 # ARGV: contest id, ttl, rebuild token ("" for a single participant's update), then per
 #       participant 5 values: participant id, member, sort value, version, name JSON.
 # A rebuild writes only while it still holds its lock: if Redis lost the lock, it also
 # lost what was written since the rebuild read the database, so the rebuild must restart
-# (returns -1) instead of marking a set built that misses those updates.
+# (returns -1) instead of marking a set built that misses those updates. A removed
+# participant is never written again (an update read before the removal may land after it).
 _WRITE_LUA = """
 if redis.call('EXISTS', KEYS[8]) == 1 then return 0 end
 local rebuild = ARGV[3] ~= ''
@@ -50,7 +56,8 @@ if rebuild and redis.call('GET', KEYS[7]) ~= ARGV[3] then return -1 end
 local changed = 0
 for i = 4, #ARGV, 5 do
   local stored = redis.call('HGET', KEYS[3], ARGV[i])
-  if (not stored) or tonumber(stored) < tonumber(ARGV[i + 3]) then
+  local removed = redis.call('SISMEMBER', KEYS[9], ARGV[i]) == 1
+  if (not removed) and ((not stored) or tonumber(stored) < tonumber(ARGV[i + 3])) then
     redis.call('ZADD', KEYS[1], ARGV[i + 2], ARGV[i + 1])
     redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
     redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 3])
@@ -62,6 +69,21 @@ if rebuild then redis.call('SET', KEYS[5], '1') end
 if changed > 0 or rebuild then redis.call('SADD', KEYS[6], ARGV[1]) end
 for k = 1, 5 do redis.call('EXPIRE', KEYS[k], tonumber(ARGV[2])) end
 return changed
+"""
+
+# KEYS: ranking, member, version, name, dirty, removed. ARGV: contest id, ttl, participant.
+# Takes the participant off the board for good and marks the contest dirty.
+_REMOVE_LUA = """
+redis.call('SADD', KEYS[6], ARGV[3])
+redis.call('EXPIRE', KEYS[6], tonumber(ARGV[2]))
+local m = redis.call('HGET', KEYS[2], ARGV[3])
+if not m then return 0 end
+redis.call('ZREM', KEYS[1], m)
+redis.call('HDEL', KEYS[2], ARGV[3])
+redis.call('HDEL', KEYS[3], ARGV[3])
+redis.call('HDEL', KEYS[4], m)
+redis.call('SADD', KEYS[5], ARGV[1])
+return 1
 """
 
 # Lua's unpack() takes at most a few thousand values: HMGET in slices.
@@ -137,28 +159,34 @@ class Entry:
     score: int
 
 
+def key(*parts: object) -> str:
+    """A key of the live leaderboard: key(contest_id, "ranking"), key("dirty")."""
+    return redis_key(KEY_SPACE, *parts)
+
+
 def dirty_key() -> str:
-    return redis_key("lb", "dirty")
+    return key("dirty")
 
 
 def built_key(contest_id: str) -> str:
-    return redis_key("lb", contest_id, "built")
+    return key(contest_id, "built")
 
 
 def _rebuild_lock_key(contest_id: str) -> str:
-    return redis_key("lb", contest_id, "rebuild")
+    return key(contest_id, "rebuild")
 
 
 def _keys(contest_id: str) -> list[str]:
     return [
-        redis_key("lb", contest_id, "ranking"),
-        redis_key("lb", contest_id, "member"),
-        redis_key("lb", contest_id, "version"),
-        redis_key("lb", contest_id, "name"),
+        key(contest_id, "ranking"),
+        key(contest_id, "member"),
+        key(contest_id, "version"),
+        key(contest_id, "name"),
         built_key(contest_id),
         dirty_key(),
         _rebuild_lock_key(contest_id),
-        redis_key("lb", contest_id, "closed"),
+        key(contest_id, "closed"),
+        key(contest_id, "removed"),
     ]
 
 
@@ -183,6 +211,25 @@ def write(
         ]
     keys = _keys(contest_id)
     return int(client.eval(_WRITE_LUA, len(keys), *keys, *args))
+
+
+def remove(client: redis.Redis, contest_id: str, participant_id: str) -> None:
+    """Take a participant off the board for good (an organizer removed them); later
+    writes of their totals are refused."""
+    k = _keys(contest_id)
+    client.eval(
+        _REMOVE_LUA, 6, k[0], k[1], k[2], k[3], k[5], k[8], contest_id, TTL_SECONDS, participant_id
+    )
+
+
+def freeze_announce(client: redis.Redis, contest_id: str) -> bool:
+    """True the first time it is called for a contest: its frozen board goes out once."""
+    return bool(client.set(key(contest_id, "frozen"), "1", nx=True, ex=TTL_SECONDS))
+
+
+def freeze_unannounce(client: redis.Redis, contest_id: str) -> None:
+    """The frozen board could not be sent: the next flush tries again."""
+    client.delete(key(contest_id, "frozen"))
 
 
 def rebuild(
@@ -301,7 +348,7 @@ def drop(client: redis.Redis, contest_id: str) -> None:
     now, or it was cancelled); later writes are refused."""
     keys = _keys(contest_id)
     pipe = client.pipeline(transaction=True)
-    pipe.delete(*keys[:5])
+    pipe.delete(*keys[:5], keys[8], key(contest_id, "frozen"))
     pipe.set(keys[7], "1", ex=TTL_SECONDS)
     pipe.execute()
 
@@ -313,4 +360,4 @@ def claim_broadcast(client: redis.Redis, contest_id: str, interval_ms: int) -> b
 
 def flush_lock(client: redis.Redis) -> redis.lock.Lock:
     """One flush at a time, so boards of one contest are never broadcast out of order."""
-    return client.lock(redis_key("lb", "flush"), timeout=FLUSH_LOCK_SECONDS)
+    return client.lock(key("flush"), timeout=FLUSH_LOCK_SECONDS)

@@ -19,12 +19,14 @@ leaderboard from first place and ZRANK + 1 is a participant's rank:
 registration stamp would have to be complemented; ascending keeps both parts plain.)
 
 Bit budget of the sort value: a double holds every integer up to 2**53 exactly. The score
-is at most MAX_QUESTIONS_PER_CONTEST (100) questions x 10,000 points = 1,000,000, which
-takes 20 bits (1,000,001 values); TIME_SLOTS = 2**33 uses the remaining 33. The rule's
-own bound on the time is 100 questions x (600 s limit + 10 s maximum grace) = 61,000,000 ms
-(26 bits); the spare 7 bits keep the encoding exact even for answers timed beyond the
-deadline (for example around a pause), up to 23 hours per question. Registration order
-cannot fit as well, hence the member string.
+is at most MAX_QUESTIONS_PER_CONTEST (100) questions x (10,000 points + the 500 of the
+streak bonus) = 1,050,000, which takes 21 bits (1,050,001 values); TIME_SLOTS = 2**32
+uses the remaining 32. The rule's own bound on the time is 100 questions x (600 s limit +
+10 s maximum grace) = 61,000,000 ms (26 bits); the spare 6 bits keep the encoding exact
+even for answers timed beyond the deadline (for example around a pause), up to 11 hours
+per question. Registration order cannot fit as well, hence the member string.
+(Before the streak bonus the split was 20 + 33 bits; the live keys moved to a new name
+with it, leaderboard.live.KEY_SPACE, so a set written with the old split is never read.)
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from contests.grading import STREAK_BONUS_MAX
 from contests.models import MAX_QUESTIONS_PER_CONTEST
 
 # Mirrors the validators and constraints on Question.points and time_limit_seconds and
@@ -41,11 +44,11 @@ MAX_QUESTION_POINTS = 10_000
 MAX_TIME_LIMIT_SECONDS = 600
 MAX_GRACE_MS = 10_000
 
-MAX_SCORE = MAX_QUESTIONS_PER_CONTEST * MAX_QUESTION_POINTS
+MAX_SCORE = MAX_QUESTIONS_PER_CONTEST * (MAX_QUESTION_POINTS + STREAK_BONUS_MAX)
 RULE_MAX_TOTAL_RESPONSE_MS = MAX_QUESTIONS_PER_CONTEST * (
     MAX_TIME_LIMIT_SECONDS * 1000 + MAX_GRACE_MS
 )
-TIME_SLOTS = 2**33
+TIME_SLOTS = 2**32
 MAX_TOTAL_RESPONSE_MS = TIME_SLOTS - 1
 EXACT_INTEGER_LIMIT = 2**53
 

@@ -9,7 +9,9 @@ Stores, by contest status and mode:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import redis
@@ -18,9 +20,10 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import User
 from contests.errors import ContestNotFound
-from contests.models import Contest, Participant
+from contests.models import Contest, Participant, Submission
+from contests.selectors import live_board_rules
 from core.redis import get_redis
-from core.types import ContestId, ParticipantId, UserId
+from core.types import ContestId, ParticipantId, QuestionId, UserId
 from leaderboard import live, ranking
 from leaderboard.errors import StandingsNotFinal
 from leaderboard.models import FinalStanding
@@ -36,20 +39,36 @@ Ranks = dict[str, dict[str, int]]
 
 
 def totals_from_database(
-    *, contest_id: ContestId, participant_id: ParticipantId | None = None
+    *,
+    contest_id: ContestId,
+    participant_id: ParticipantId | None = None,
+    question_ids: Collection[str] | None = None,
+    answered_question_id: QuestionId | None = None,
+    removed: bool = False,
 ) -> list[ranking.Totals]:
-    """Every participant's totals (or one participant's) in one query."""
-    correct = Q(submissions__is_correct=True)
-    participants = Participant.objects.filter(contest_id=contest_id)
+    """Every participant's totals (or one participant's) in one query.
+
+    `question_ids`: count only the answers to these questions (the live board's,
+    contests.selectors.live_board_question_ids); None: every answer.
+    `answered_question_id`: only the participants who answered that question.
+    Participants an organizer removed are left out (they have no place on any board);
+    `removed`: only them instead.
+    """
+    counted = Q() if question_ids is None else Q(submissions__question_id__in=question_ids)
+    correct = counted & Q(submissions__is_correct=True)
+    participants = Participant.objects.filter(contest_id=contest_id, removed_at__isnull=not removed)
     if participant_id is not None:
         participants = participants.filter(pk=participant_id)
+    if answered_question_id is not None:
+        answered = Submission.objects.filter(question_id=answered_question_id)
+        participants = participants.filter(pk__in=answered.values("participant_id"))
     rows = (
         participants.order_by()
         .annotate(
-            score=Coalesce(Sum("submissions__points_awarded"), 0),
+            score=Coalesce(Sum("submissions__points_awarded", filter=counted), 0),
             total_ms=Coalesce(Sum("submissions__response_time_ms", filter=correct), 0),
             correct=Count("submissions", filter=correct),
-            submission_count=Count("submissions"),
+            submission_count=Count("submissions", filter=counted),
         )
         .values_list(
             "pk",
@@ -78,8 +97,26 @@ def totals_from_database(
 
 
 def standings_from_database(*, contest_id: ContestId) -> list[ranking.Standing]:
-    """The whole ranking computed from submissions: the source every store derives from."""
+    """The whole ranking computed from every submission: the final standings."""
     return ranking.rank_all(totals_from_database(contest_id=contest_id))
+
+
+def live_totals_from_database(
+    *, contest_id: ContestId, participant_id: ParticipantId | None = None
+) -> list[ranking.Totals]:
+    """Totals as the live board counts them now: closed questions only when answers are
+    revealed on close, none of the frozen zone (contests.models.Contest.live_board_through)."""
+    return totals_from_database(
+        contest_id=contest_id,
+        participant_id=participant_id,
+        question_ids=live_board_rules(contest_id=contest_id).counted_question_ids,
+    )
+
+
+def live_standings_from_database(*, contest_id: ContestId) -> list[ranking.Standing]:
+    """The live board computed from the database (embedded mode): the source every live
+    store derives from."""
+    return ranking.rank_all(live_totals_from_database(contest_id=contest_id))
 
 
 def _entry(*, rank: int, user_id: UserId, display_name: str, score: int) -> dict[str, Any]:
@@ -98,7 +135,7 @@ def live_rebuild(client: redis.Redis, contest_id: str, *, if_missing: bool) -> N
     live.rebuild(
         client,
         contest_id,
-        lambda: totals_from_database(contest_id=contest_id),
+        lambda: live_totals_from_database(contest_id=contest_id),
         if_missing=if_missing,
     )
 
@@ -116,7 +153,7 @@ def live_top(*, contest_id: ContestId, limit: int) -> Board:
     """The running board, without the status check (the flush knows the contest is live)."""
     client = get_redis()
     if client is None:
-        standings = standings_from_database(contest_id=contest_id)
+        standings = live_standings_from_database(contest_id=contest_id)
         top = [
             _entry(
                 rank=s.rank,
@@ -154,7 +191,7 @@ def _board(contest_id: ContestId, status: str, limit: int) -> Board:
         # A cancelled contest has no ranking (its contest_end shows none either).
         return {
             "top": [],
-            "totalParticipants": Participant.objects.filter(contest_id=contest_id).count(),
+            "totalParticipants": _participant_count(contest_id),
         }
     return live_top(contest_id=contest_id, limit=limit)
 
@@ -182,7 +219,7 @@ def _ranks(contest_id: ContestId, status: str, participant_ids: list[str]) -> Ra
         wanted = set(participant_ids)
         return {
             s.totals.participant_id: {"rank": s.rank, "score": s.totals.score}
-            for s in standings_from_database(contest_id=contest_id)
+            for s in live_standings_from_database(contest_id=contest_id)
             if s.totals.participant_id in wanted
         }
     cid = str(contest_id)
@@ -217,9 +254,30 @@ def leaderboard_live_ranks(
         return None
 
 
+def _participant_count(contest_id: ContestId) -> int:
+    return Participant.objects.filter(contest_id=contest_id, removed_at=None).count()
+
+
+def sees_hidden_boards(user: User | None) -> bool:
+    """Organizers who may view contests (the admin's permission) see a hidden board."""
+    return user is not None and user.is_staff and user.has_perm("contests.view_contest")
+
+
 def leaderboard_for_user(*, contest_id: ContestId, limit: int, user: User | None) -> Board:
-    """The REST view: status, the top `limit`, and the user's own rank if they play."""
-    status = _status(contest_id)
+    """The REST view: status, the rules' flags, the top `limit`, and the user's own rank
+    if they play. A hidden board (leaderboard_visible false) shows others no entry and
+    no rank until the contest completed; organizers see it (docs/LEADERBOARD.md)."""
+    rules = live_board_rules(contest_id=contest_id)
+    status = rules.status
+    flags = {"frozen": rules.frozen, "visible": rules.visible}
+    hidden = (
+        not rules.visible
+        and status in (Contest.Status.UPCOMING, Contest.Status.ACTIVE)
+        and not sees_hidden_boards(user)
+    )
+    if hidden:
+        board: Board = {"top": [], "totalParticipants": _participant_count(contest_id)}
+        return {"contestId": str(contest_id), "status": status, **flags, **board, "you": None}
     board = _board(contest_id, status, limit)
     you = None
     if user is not None:
@@ -230,18 +288,42 @@ def leaderboard_for_user(*, contest_id: ContestId, limit: int, user: User | None
         )
         if pid is not None:
             you = _ranks(contest_id, status, [str(pid)]).get(str(pid))
-    return {"contestId": str(contest_id), "status": status, **board, "you": you}
+    return {"contestId": str(contest_id), "status": status, **flags, **board, "you": you}
 
 
-def final_standings(*, contest_id: ContestId) -> list[FinalStanding]:
-    """Every final standing in rank order, with participant and user loaded."""
+@dataclass(frozen=True)
+class RemovedStanding:
+    """A participant an organizer removed: no rank, their stored answers' totals."""
+
+    participant: Participant
+    totals: ranking.Totals
+
+
+@dataclass(frozen=True)
+class FinalStandings:
+    ranked: list[FinalStanding]
+    removed: list[RemovedStanding]
+
+
+def final_standings(*, contest_id: ContestId) -> FinalStandings:
+    """Every final standing in rank order, with participant and user loaded; then the
+    participants removed from the contest, in registration order."""
     if _status(contest_id) != Contest.Status.COMPLETED:
         raise StandingsNotFinal()
-    return list(
+    ranked = list(
         FinalStanding.objects.filter(contest_id=contest_id)
         .select_related("participant__user")
         .order_by("rank")
     )
+    removed_totals = totals_from_database(contest_id=contest_id, removed=True)
+    people = Participant.objects.select_related("user").in_bulk(
+        [t.participant_id for t in removed_totals]
+    )
+    removed = [
+        RemovedStanding(participant=people[uuid.UUID(t.participant_id)], totals=t)
+        for t in sorted(removed_totals, key=lambda t: (t.registered_at, t.participant_id))
+    ]
+    return FinalStandings(ranked=ranked, removed=removed)
 
 
 class _LeaderboardSource:

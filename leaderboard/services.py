@@ -18,6 +18,7 @@ from django.db import transaction
 
 from contests.locks import contest_share_if_active
 from contests.models import Contest
+from contests.selectors import live_board_rules
 from core.redis import get_redis
 from core.types import ContestId, ParticipantId
 from leaderboard import live, ranking, selectors
@@ -47,6 +48,9 @@ class _MemoryDirty:
 
 
 _memory_dirty = _MemoryDirty()
+# Embedded mode: contests whose frozen board went out (Redis: live.freeze_announce).
+_memory_frozen: set[str] = set()
+_memory_frozen_lock = threading.Lock()
 
 
 def leaderboard_record(
@@ -62,23 +66,44 @@ def leaderboard_record(
     next flush rebuilds its board from the database.
     """
     cid = str(contest_id)
+    if totals is not None:
+        leaderboard_record_many(contest_id=cid, totals=[totals])
+        return
+    if get_redis() is None:
+        _memory_dirty.add(cid)
+        return
+    found = selectors.live_totals_from_database(contest_id=cid, participant_id=participant_id)
+    # Nothing for a participant who was removed meanwhile.
+    leaderboard_record_many(contest_id=cid, totals=found)
+
+
+def leaderboard_record_many(*, contest_id: ContestId, totals: list[ranking.Totals]) -> None:
+    """Write these participants' absolute totals in one round trip and mark the contest
+    dirty (the close of a question whose answers are revealed on close writes everyone
+    who answered it). Like leaderboard_record, a Redis failure is logged, not raised."""
+    cid = str(contest_id)
     client = get_redis()
     if client is None:
         _memory_dirty.add(cid)
         return
-    if totals is None:
-        (totals,) = selectors.totals_from_database(contest_id=cid, participant_id=participant_id)
+    if not totals:
+        return
     try:
-        live.write(client, cid, [totals])
+        live.write(client, cid, totals)
     except redis.RedisError as exc:
-        logger.warning(
-            "leaderboard update of contest %s failed (%s); the next flush repairs it",
-            cid,
-            type(exc).__name__,
-        )
-        LiveBoardRepair.objects.bulk_create(
-            [LiveBoardRepair(contest_id=cid)], ignore_conflicts=True
-        )
+        _repair_later(cid, exc)
+
+
+def _repair_later(contest_id: str, exc: Exception) -> None:
+    """A write Redis refused: the database has it; the next flush rebuilds the board."""
+    logger.warning(
+        "leaderboard update of contest %s failed (%s); the next flush repairs it",
+        contest_id,
+        type(exc).__name__,
+    )
+    LiveBoardRepair.objects.bulk_create(
+        [LiveBoardRepair(contest_id=contest_id)], ignore_conflicts=True
+    )
 
 
 def leaderboard_rebuild(*, contest_id: ContestId, if_missing: bool = False) -> None:
@@ -90,17 +115,75 @@ def leaderboard_rebuild(*, contest_id: ContestId, if_missing: bool = False) -> N
     selectors.live_rebuild(client, str(contest_id), if_missing=if_missing)
 
 
+def leaderboard_touch(*, contest_id: ContestId) -> None:
+    """Mark the contest dirty, so the next flush sends its board (the freeze begins)."""
+    cid = str(contest_id)
+    client = get_redis()
+    if client is None:
+        _memory_dirty.add(cid)
+        return
+    try:
+        live.mark_dirty(client, cid)
+    except redis.RedisError:
+        logger.warning("could not mark contest %s's leaderboard for a broadcast", cid)
+
+
+def leaderboard_remove(*, contest_id: ContestId, participant_id: ParticipantId) -> None:
+    """Take a removed participant off the live board (on commit of the removal); the
+    next flush sends the board without them."""
+    cid = str(contest_id)
+    client = get_redis()
+    if client is None:
+        _memory_dirty.add(cid)
+        return
+    try:
+        live.remove(client, cid, str(participant_id))
+    except redis.RedisError as exc:
+        _repair_later(cid, exc)
+
+
+def _freeze_announce(client: redis.Redis | None, contest_id: str) -> bool:
+    if client is not None:
+        return live.freeze_announce(client, contest_id)
+    with _memory_frozen_lock:
+        first = contest_id not in _memory_frozen
+        _memory_frozen.add(contest_id)
+        return first
+
+
+def _freeze_unannounce(client: redis.Redis | None, contest_id: str) -> None:
+    if client is not None:
+        live.freeze_unannounce(client, contest_id)
+        return
+    with _memory_frozen_lock:
+        _memory_frozen.discard(contest_id)
+
+
 def _broadcast(client: redis.Redis | None, contest_id: str) -> None:
     with transaction.atomic():
-        # Held FOR SHARE while recording: no leaderboard_update can follow contest_end.
+        # Held FOR SHARE while sending: no leaderboard_update can follow contest_end, and
+        # no question opens or closes meanwhile (the rules below stay true).
         if not contest_share_if_active(contest_id):
+            return
+        rules = live_board_rules(contest_id=contest_id)
+        if not rules.visible:
+            return  # a hidden board: only contest_end shows the standings
+        # Frozen: one leaderboard_update, the board as the freeze began; then none.
+        if rules.frozen and not _freeze_announce(client, contest_id):
             return
         # At most one per interval and contest, however many beats run flushes.
         if client is not None and not live.claim_broadcast(client, contest_id, _interval_ms()):
+            if rules.frozen:
+                _freeze_unannounce(client, contest_id)
             live.mark_dirty(client, contest_id)
             return
-        board = selectors.live_top(contest_id=contest_id, limit=settings.LEADERBOARD_TOP_N)
-        emit.leaderboard_update(contest_id, board=board)
+        try:
+            board = selectors.live_top(contest_id=contest_id, limit=settings.LEADERBOARD_TOP_N)
+            emit.leaderboard_update(contest_id, board=board, frozen=rules.frozen)
+        except Exception:
+            if rules.frozen:
+                _freeze_unannounce(client, contest_id)
+            raise
 
 
 def _interval_ms() -> int:

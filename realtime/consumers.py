@@ -27,7 +27,7 @@ from realtime.messages import ClientMessage, ProtocolError
 from realtime.middleware import TOO_MANY_CONNECTIONS, Refusal
 from realtime.outbound import replies
 from realtime.outbound.hub import get_hub
-from realtime.session import Session
+from realtime.session import Session, early_close
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,9 @@ class ContestConsumer(AsyncWebsocketConsumer):
             elif shutdown.draining():
                 refusal = Refusal(shutdown.CLOSE_SERVICE_RESTART, shutdown.RESTART_REASON)
             else:
-                self.session = Session(user=user, hub=get_hub(), base_send=self.base_send)
+                self.session = Session(
+                    user=user, hub=get_hub(), base_send=self.base_send, close=self._close
+                )
         if refusal is not None:
             await self._close(refusal.code, refusal.reason)
             return
@@ -220,6 +222,13 @@ class ContestConsumer(AsyncWebsocketConsumer):
                 request_id=request.request_id,
             )
         )
+        if outcome.all_answered:
+            # After the reply: the question's close (and its question_change) follows it.
+            try:
+                await early_close(command.contest_id, str(outcome.submission.question_id))
+            except Exception:
+                # The answer is stored and acknowledged; the deadline closes the question.
+                logger.exception("Early close of contest %s failed", command.contest_id)
 
     async def ping(self, request: ClientMessage) -> None:
         await self._reply(replies.pong(request.request_id))

@@ -9,29 +9,38 @@ so the client never sees an event it cannot place.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from accounts.models import User
-from contests.services import participant_join
+from contests.services import participant_join, question_close_if_all_answered
 from realtime.db import run_in_db_thread
 from realtime.messages import Resync
-from realtime.outbound import broadcast, replies
+from realtime.outbound import broadcast, presence, replies
 from realtime.outbound.envelope import Position, covers, log_position
 from realtime.outbound.hub import Hub
 from realtime.outbound.personalize import Filler
 from realtime.outbound.snapshot import contest_state
+
+logger = logging.getLogger(__name__)
 
 
 class Session:
     """Implements realtime.outbound.hub.Member for one socket."""
 
     def __init__(
-        self, *, user: User, hub: Hub, base_send: Callable[[dict[str, Any]], Awaitable[None]]
+        self,
+        *,
+        user: User,
+        hub: Hub,
+        base_send: Callable[[dict[str, Any]], Awaitable[None]],
+        close: Callable[[int, str], Awaitable[None]],
     ) -> None:
         self.user = user
         self.hub = hub
         self.base_send = base_send
+        self._close = close
         self.contest_id: str | None = None
         # None for a viewer (staff on the host screen): in the room, not on the board.
         self.participant_id: str | None = None
@@ -42,6 +51,10 @@ class Session:
 
     async def send(self, text: str) -> None:
         await self.base_send({"type": "websocket.send", "text": text})
+
+    async def close(self, code: int, reason: str) -> None:
+        """The hub closes the socket (a removed participant's, on every process)."""
+        await self._close(code, reason)
 
     async def enter(self, contest_id: str, request_id: str | None, resync: Resync | None) -> None:
         """Join the room (if needed), reply, then release the room events held meanwhile."""
@@ -77,9 +90,16 @@ class Session:
 
     async def leave(self) -> None:
         if self.contest_id is not None:
-            await self.hub.leave(self.contest_id, self)
+            contest_id = self.contest_id
+            await self.hub.leave(contest_id, self)
             self.contest_id = None
             self.floor = None
+            # The one who had not answered may be the one leaving (docs/CLOCK.md).
+            try:
+                await early_close(contest_id)
+            except Exception:
+                # Out of the room all the same; the question closes at its deadline.
+                logger.exception("Early close check of contest %s failed", contest_id)
 
     async def _reply(
         self, contest_id: str, request_id: str | None, resync: Resync | None
@@ -128,3 +148,15 @@ class Session:
                     await self.send(text)
         finally:
             self.held = None
+
+
+async def early_close(contest_id: str, question_id: str | None = None) -> None:
+    """Close the open question if everyone still in the room answered it: a quick check
+    of the room registry (no database) when a socket left; then, or at once after an
+    answer that was the last one missing (`question_id`), the clock's own close on the
+    locked contest row, which checks again."""
+    if question_id is None and not await presence.aall_joined_answered(contest_id):
+        return
+    await run_in_db_thread(question_close_if_all_answered)(
+        contest_id=contest_id, question_id=question_id
+    )

@@ -57,6 +57,10 @@ class ContestFactory(factory.django.DjangoModelFactory):
     description = "A test contest."
     intermission_seconds = 1
     created_by = factory.SubFactory(UserFactory, is_staff=True)
+    # The model's defaults, but for the early close: most tests have one player answer
+    # and then look at the question while it is still open. Tests of the early close (and
+    # of the defaults as a whole) turn it on.
+    close_when_all_answered = False
 
 
 class QuestionFactory(factory.django.DjangoModelFactory):

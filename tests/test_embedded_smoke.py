@@ -1,11 +1,14 @@
 """The embedded default: daphne on SQLite with no REDIS_URL (what `make run` serves) plays a
-scheduled contest to its end with nothing but Python: the clock runs inside the server."""
+scheduled contest to its end with nothing but Python: the clock runs inside the server.
+The contest has the default rules: grades revealed when a question closes, and a question
+closing as soon as everyone in the room answered (the one player here)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -101,9 +104,22 @@ def test_make_run_plays_a_scheduled_contest_without_redis(tmp_path: Path):
     seqs = [m["seq"] for m in player.room_events()]
     assert seqs == list(range(1, len(seqs) + 1))
     results = [m["data"] for m in player.messages if m["event"] == "submission_result"]
-    assert [r["isCorrect"] for r in results] == [True, True]
+    assert [(r["accepted"], r["isCorrect"], r["totalScore"]) for r in results] == [
+        (True, None, None)
+    ] * 2
+    closes = [m for m in player.messages if m["event"] == "question_change"]
+    mine = [c["data"]["yourResult"] for c in closes]
+    assert [(r["answered"], r["isCorrect"], r["streak"]) for r in mine] == [
+        (True, True, 1),
+        (True, True, 2),
+    ]
+    # Everyone (the one player) answered: each question closed before its deadline.
+    shown = [m for m in player.messages if m["event"] == "question_broadcast"]
+    for opened, closed in zip(shown, closes, strict=True):
+        deadline = datetime.fromisoformat(opened["data"]["deadline"])
+        assert datetime.fromisoformat(closed["timestamp"]) < deadline
     end = player.messages[-1]["data"]
     assert end["status"] == "completed"
-    assert end["you"] == {"rank": 1, "score": results[-1]["totalScore"]}
+    assert end["you"] == {"rank": 1, "score": mine[-1]["totalScore"]}
     final = json.loads(manage(env, "shell", "-c", RESULT).strip().splitlines()[-1])
-    assert final == {"status": "completed", "standings": [[1, results[-1]["totalScore"]]]}
+    assert final == {"status": "completed", "standings": [[1, mine[-1]["totalScore"]]]}

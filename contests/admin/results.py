@@ -1,14 +1,17 @@
-"""Participants and submissions: read-only records of what happened."""
+"""Participants and submissions: read-only records of what happened; the one thing done
+here is removing a participant from their contest (contests.services.participant_remove)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet, Sum
 from django.http import HttpRequest
 
 from contests.models import Participant, Submission
+from contests.services import participant_remove
+from core.errors import DomainError
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -31,10 +34,30 @@ class ParticipantScore(TypedDict):
 
 @admin.register(Participant)
 class ParticipantAdmin(ReadOnlyAdmin):
-    list_display = ["display_name", "user", "contest", "score", "registered_at"]
-    list_filter = ["contest"]
+    list_display = ["display_name", "user", "contest", "score", "registered_at", "removed"]
+    list_filter = ["contest", ("removed_at", admin.EmptyFieldListFilter)]
     search_fields = ["display_name", "user__username"]
     list_select_related = ["user", "contest"]
+    actions = ["remove_from_contest"]
+
+    def has_remove_permission(self, request: HttpRequest) -> bool:
+        # Those who may run the contest's controls (contests.controls).
+        return request.user.has_perm("contests.change_contest")
+
+    @admin.action(description="Remove from the contest", permissions=["remove"])
+    def remove_from_contest(self, request: HttpRequest, queryset: QuerySet[Participant]) -> None:
+        """Each one closed out of the contest on every server; their answers stay."""
+        for participant in queryset:
+            try:
+                participant_remove(contest_id=participant.contest_id, participant_id=participant.pk)
+            except DomainError as exc:
+                self.message_user(request, f"{participant}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{participant}: removed.", messages.SUCCESS)
+
+    @admin.display(description="Removed", boolean=True, ordering="removed_at")
+    def removed(self, participant: Participant) -> bool:
+        return participant.is_removed
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Participant]:
         return super().get_queryset(request).annotate(score=Sum("submissions__points_awarded"))

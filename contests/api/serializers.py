@@ -55,6 +55,21 @@ class ContestInputSerializer(StrictSerializer):
     intermission_seconds = serializers.IntegerField(required=False, help_text="0..600, default 5.")
     requires_registration = serializers.BooleanField(required=False)
     max_participants = serializers.IntegerField(required=False, allow_null=True)
+    answer_reveal = serializers.ChoiceField(
+        choices=Contest.AnswerReveal.choices,
+        required=False,
+        help_text="on_close (default): grades and the board move when the question closes.",
+    )
+    leaderboard_visible = serializers.BooleanField(
+        required=False, help_text="Default true; false: only the final standings."
+    )
+    leaderboard_freeze_last = serializers.IntegerField(
+        required=False, help_text="0..number of questions, default 0."
+    )
+    close_when_all_answered = serializers.BooleanField(required=False, help_text="Default true.")
+    streak_bonus = serializers.BooleanField(
+        required=False, help_text="Default false; speed scoring only."
+    )
     # many=True hands max_length to the ListSerializer it builds (LIST_SERIALIZER_KWARGS);
     # the stubs' Serializer.__init__ does not list it.
     questions = QuestionInputSerializer(  # type: ignore[call-arg]
@@ -93,6 +108,7 @@ class ContestSummarySerializer(serializers.ModelSerializer):
             "intermission_seconds",
             "requires_registration",
             "max_participants",
+            *Contest.RULE_FIELDS,
             "question_count",
             "participant_count",
             "started_at",
@@ -209,4 +225,4 @@ class ParticipantOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Participant
-        fields = ["id", "contest_id", "display_name", "registered_at"]
+        fields = ["id", "contest_id", "display_name", "registered_at", "removed_at"]

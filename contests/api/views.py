@@ -26,12 +26,13 @@ from contests.api.serializers import (
     ParticipantRegisterInputSerializer,
 )
 from contests.controls import Control
-from contests.errors import ContestNotFound
+from contests.errors import ContestNotFound, ParticipantNotFound
 from core.api import ErrorSerializer, HasModelPermission, path_uuid
 
 # --- Views ---------------------------------------------------------------------------------
 
 CONTEST_ID = OpenApiParameter("contest_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+PARTICIPANT_ID = OpenApiParameter("participant_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 ERRORS = {
     400: ErrorSerializer,
     401: ErrorSerializer,
@@ -166,6 +167,28 @@ class ContestRegisterView(APIView):
             ParticipantOutputSerializer(participant).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+
+class ParticipantRemoveView(APIView):
+    """An organizer removes a participant: their sockets close (4003), they cannot join or
+    register again, and they leave the live board and the final standings; their answers
+    stay stored. Removing twice answers the same."""
+
+    def get_permissions(self) -> list:
+        return [HasModelPermission("contests.change_contest")]
+
+    @extend_schema(
+        summary="Remove a participant from a contest (staff)",
+        parameters=[CONTEST_ID, PARTICIPANT_ID],
+        request=None,
+        responses={200: ParticipantOutputSerializer, **_errors(401, 403, 404, 409)},
+    )
+    def post(self, request: Request, contest_id: str, participant_id: str) -> Response:
+        participant = services.participant_remove(
+            contest_id=_contest_uuid(contest_id),
+            participant_id=path_uuid(participant_id, ParticipantNotFound),
+        )
+        return Response(ParticipantOutputSerializer(participant).data)
 
 
 def _detail_response(

@@ -14,21 +14,30 @@ from contests.services.authoring import (
     question_save,
 )
 from contests.services.lifecycle import (
+    contest_advance,
+    contest_tick,
+    question_close_if_all_answered,
+)
+from contests.services.organizer import (
     contest_cancel,
     contest_end_now,
     contest_pause,
     contest_resume,
     contest_start,
-    contest_tick,
     question_skip,
 )
-from contests.services.registration import participant_join, participant_register
+from contests.services.registration import (
+    participant_join,
+    participant_register,
+    participant_remove,
+)
 from contests.services.submissions import SubmissionOutcome, submission_create
 
 __all__ = [
     "CONTEST_FIELDS",
     "QUESTION_FIELDS",
     "SubmissionOutcome",
+    "contest_advance",
     "contest_cancel",
     "contest_create",
     "contest_end_now",
@@ -39,6 +48,8 @@ __all__ = [
     "contest_update",
     "participant_join",
     "participant_register",
+    "participant_remove",
+    "question_close_if_all_answered",
     "question_delete",
     "question_save",
     "question_skip",

@@ -26,6 +26,7 @@ CONTEST_FIELDS = (
     "intermission_seconds",
     "requires_registration",
     "max_participants",
+    *Contest.RULE_FIELDS,
 )
 QUESTION_FIELDS = (
     "order",
@@ -61,6 +62,20 @@ def _contest_check(
     start_time = contest.start_time
     if check_start_time and isinstance(start_time, datetime) and start_time < db_now():
         errors.setdefault("start_time", []).append("The start time is in the past.")
+
+
+def _freeze_check(contest: Contest, questions: int, errors: dict[str, list[str]]) -> None:
+    """A freeze longer than the contest: checked where the document lists the questions
+    (the admin adds them after the contest; contest_problems reports it there)."""
+    if "leaderboard_freeze_last" in errors:
+        return
+    if isinstance(contest.leaderboard_freeze_last, int) and (
+        contest.leaderboard_freeze_last > questions
+    ):
+        errors["leaderboard_freeze_last"] = [
+            f"The contest has {questions} questions; it cannot freeze the last "
+            f"{contest.leaderboard_freeze_last}."
+        ]
 
 
 def _questions_build(
@@ -130,6 +145,8 @@ def contest_create(*, data: dict[str, Any], created_by: User | None) -> Contest:
     contest = Contest(created_by=created_by, **{f: data[f] for f in CONTEST_FIELDS if f in data})
     _contest_check(contest, errors, check_start_time=True)
     built = _questions_build(contest, list(data.get("questions") or []), errors)
+    if "questions" in data:
+        _freeze_check(contest, len(built), errors)
     if errors:
         raise ValidationError(errors)
     contest.save()
@@ -162,6 +179,7 @@ def contest_update(*, contest_id: ContestId, data: dict[str, Any]) -> Contest:
     built = None
     if "questions" in data:
         built = _questions_build(contest, list(data["questions"] or []), errors)
+        _freeze_check(contest, len(built), errors)
     if errors:
         raise ValidationError(errors)
     # Only the fields given: an update never writes the live state (the clock's columns).

@@ -1,16 +1,29 @@
 """Registration: a user becomes a contest's participant (through the API, or by joining
-over the WebSocket a contest that does not require registration)."""
+over the WebSocket a contest that does not require registration), and an organizer can
+take them out again for good (`participant_remove`)."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
-from contests.errors import ContestClosed, ContestFull, ContestNotFound, NotRegistered
-from contests.locks import contest_share_for_registration, registrations_serialize
+from contests.errors import (
+    ContestClosed,
+    ContestFull,
+    ContestNotFound,
+    InvalidTransition,
+    NotRegistered,
+    ParticipantNotFound,
+    ParticipantRemoved,
+)
+from contests.locks import contest_lock, contest_share_for_registration, registrations_serialize
 from contests.models import Contest, Participant
-from core.types import ContestId
-from leaderboard.services import leaderboard_record
+from core.time import db_now
+from core.types import ContestId, ParticipantId
+from leaderboard.services import final_standings_write, leaderboard_record, leaderboard_remove
+from realtime.outbound import emit
 
 
 def participant_register(
@@ -19,10 +32,13 @@ def participant_register(
     """Register a user for a contest; returns (participant, created).
 
     Registering twice returns the existing participant. A contest that is over, or
-    full, takes nobody new; an active contest takes late joiners.
+    full, takes nobody new; an active contest takes late joiners. A participant an
+    organizer removed gets ParticipantRemoved.
     """
     existing = Participant.objects.filter(contest_id=contest_id, user=user).first()
     if existing is not None:
+        if existing.is_removed:
+            raise ParticipantRemoved()
         return existing, False
     try:
         with transaction.atomic():
@@ -64,6 +80,8 @@ def participant_join(*, contest_id: ContestId, user: User) -> Participant | None
     """
     participant = Participant.objects.filter(contest_id=contest_id, user=user).first()
     if participant is not None:
+        if participant.is_removed:
+            raise ParticipantRemoved()
         return participant
     contest = Contest.objects.filter(pk=contest_id).only("requires_registration").first()
     if contest is None:
@@ -73,4 +91,39 @@ def participant_join(*, contest_id: ContestId, user: User) -> Participant | None
     if contest.requires_registration:
         raise NotRegistered()
     participant, _ = participant_register(contest_id=contest_id, user=user)
+    return participant
+
+
+def participant_remove(
+    *, contest_id: ContestId, participant_id: ParticipantId, now: datetime | None = None
+) -> Participant:
+    """Organizer: take a participant out of the contest for good. Their sockets close
+    (4003, on every web process), they cannot join or register again, and they leave the
+    live board and the final standings (rewritten if the contest completed already);
+    their answers stay stored. Removing twice changes nothing.
+
+    Raises ContestNotFound, ParticipantNotFound, or InvalidTransition for a cancelled
+    contest (it has no standings to leave).
+    """
+    with transaction.atomic():
+        # The clock's lock: a completion either wrote the standings before (and they are
+        # rewritten here) or writes them after, without the participant.
+        contest = contest_lock(contest_id)
+        if contest is None:
+            raise ContestNotFound()
+        participant = Participant.objects.filter(contest=contest, pk=participant_id).first()
+        if participant is None:
+            raise ParticipantNotFound()
+        if contest.status == Contest.Status.CANCELLED:
+            raise InvalidTransition("A cancelled contest has no standings to remove anyone from.")
+        if not participant.remove(now or db_now()):
+            return participant
+        if contest.status == Contest.Status.COMPLETED:
+            final_standings_write(contest_id=contest.pk)
+        else:
+            transaction.on_commit(
+                lambda: leaderboard_remove(contest_id=contest.pk, participant_id=participant.pk),
+                robust=True,
+            )
+        emit.participant_removed(contest.pk, participant_id=participant.pk)
     return participant

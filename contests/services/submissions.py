@@ -1,9 +1,12 @@
 """Submissions: one answer per participant and question, graded, scored and stored
-before it is acknowledged."""
+before it is acknowledged. Whether the acknowledgement carries the grade, and whether the
+answer moves the live leaderboard now, follow the contest's rules (docs/CONTEST_FORMAT.md)."""
 
 from __future__ import annotations
 
+import logging
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,22 +21,59 @@ from contests.errors import (
     ContestNotFound,
     DuplicateSubmission,
     NotRegistered,
+    ParticipantRemoved,
     QuestionClosed,
     QuestionNotFound,
 )
 from contests.locks import LiveStateView, contest_share_live_state
-from contests.models import Contest, Submission
-from contests.selectors import started_contest_questions
+from contests.models import Contest, Submission, live_board_through
+from contests.selectors import PlayedQuestion, started_contest_questions
 from core.errors import ServiceUnavailable
 from core.types import ContestId, QuestionId
 from leaderboard.selectors import totals_from_database
 from leaderboard.services import leaderboard_record
+from realtime.outbound import presence
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class SubmissionOutcome:
     submission: Submission
-    total_score: int
+    # The participant's total after this answer; None when the contest reveals grades on
+    # close (the reply then carries neither the grade nor the score).
+    total_score: int | None
+    # Everyone in the contest's room has now answered this question: the caller asks for
+    # the early close (contests.services.question_close_if_all_answered).
+    all_answered: bool = False
+
+
+def _previous_answer(
+    participant_id: uuid.UUID, played: PlayedQuestion, questions: dict[str, PlayedQuestion]
+) -> tuple[bool, int] | None:
+    """(is_correct, streak) of the participant's answer to the question played just
+    before this one; None if there is none or they did not answer it."""
+    previous = next((p for p in questions.values() if p.position == played.position - 1), None)
+    if previous is None:
+        return None
+    return (
+        Submission.objects.filter(participant_id=participant_id, question_id=previous.question.pk)
+        .values_list("is_correct", "streak")
+        .first()
+    )
+
+
+def _moves_live_board(state: LiveStateView, played: PlayedQuestion, total: int) -> bool:
+    """Whether this answer reaches the live board now (else the close brings it, or the
+    final standings: the frozen zone)."""
+    through = live_board_through(
+        answer_reveal=state.answer_reveal,
+        current_question_index=state.current_question_index,
+        question_open=state.question_open,
+        leaderboard_freeze_last=state.leaderboard_freeze_last,
+        total_questions=total,
+    )
+    return through is None or played.position <= through
 
 
 def _arrival(now: datetime, received: float | None) -> datetime:
@@ -62,7 +102,8 @@ def submission_create(
     question was open but could be judged only after it closed gets ServiceUnavailable
     (retry), never a false "deadline passed".
     Four statements: the live state, the insert, the participant's new totals (for the
-    reply and the leaderboard) and the commit.
+    reply and the leaderboard; not when the contest reveals on close) and the commit,
+    plus the previous question's answer for a correct one (the streak).
     """
     try:
         with transaction.atomic():
@@ -77,8 +118,11 @@ def submission_create(
             participant_id = state.participant_id
             if participant_id is None:
                 raise NotRegistered()
+            if state.participant_removed_at is not None:
+                raise ParticipantRemoved()
             # The contest is active, so its questions are frozen and may come from cache.
-            played = started_contest_questions(contest_id=contest_id).get(str(question_id))
+            questions = started_contest_questions(contest_id=contest_id)
+            played = questions.get(str(question_id))
             if played is None:
                 raise QuestionNotFound()
             clock = _judged_at(state, played.position, arrival)
@@ -89,12 +133,16 @@ def submission_create(
             # Opening a question sets its start, and nothing clears it while it is open.
             assert state.question_started_at is not None
             response_ms = max(0, int((clock - state.question_started_at).total_seconds() * 1000))
+            previous = _previous_answer(participant_id, played, questions) if is_correct else None
+            streak = grading.streak_after(is_correct=is_correct, previous=previous)
             points = grading.points_for(
                 question=question,
                 scoring_mode=state.scoring_mode,
                 is_correct=is_correct,
                 response_time_ms=response_ms,
             )
+            if state.streak_bonus and state.scoring_mode == Contest.ScoringMode.SPEED:
+                points += grading.streak_bonus_for(streak)
             # The last write of the transaction: a duplicate fails it as a whole (no
             # savepoint needed), caught below.
             submission = Submission.objects.create(
@@ -105,19 +153,40 @@ def submission_create(
                 points_awarded=points,
                 response_time_ms=response_ms,
                 received_at=arrival,
+                streak=streak,
             )
-            (totals,) = totals_from_database(contest_id=contest_id, participant_id=participant_id)
-            # robust: the answer is committed whatever happens to the leaderboard's
-            # cache (it is rebuilt from the database), so its reply must still go out.
-            transaction.on_commit(
-                lambda: leaderboard_record(
-                    contest_id=contest_id, participant_id=participant_id, totals=totals
-                ),
-                robust=True,
-            )
+            total_score = None
+            if state.answer_reveal == Contest.AnswerReveal.IMMEDIATE:
+                (totals,) = totals_from_database(
+                    contest_id=contest_id, participant_id=participant_id
+                )
+                total_score = totals.score
+                if _moves_live_board(state, played, len(questions)):
+                    # robust: the answer is committed whatever happens to the
+                    # leaderboard's cache (it is rebuilt from the database), so its reply
+                    # must still go out.
+                    transaction.on_commit(
+                        lambda: leaderboard_record(
+                            contest_id=contest_id, participant_id=participant_id, totals=totals
+                        ),
+                        robust=True,
+                    )
     except IntegrityError:
         raise DuplicateSubmission() from None
-    return SubmissionOutcome(submission=submission, total_score=totals.score)
+    all_answered = False
+    if state.close_when_all_answered:
+        try:
+            everyone = presence.all_joined_answered(
+                contest_id=contest_id, question_id=question.pk, answered_by=participant_id
+            )
+            # Recorded also while paused: the resume asks for the early close then.
+            all_answered = everyone and state.paused_at is None
+        except Exception:
+            # Committed all the same; the question closes at its deadline.
+            logger.exception("Could not record an answer for contest %s's early close", contest_id)
+    return SubmissionOutcome(
+        submission=submission, total_score=total_score, all_answered=all_answered
+    )
 
 
 def _judged_at(state: LiveStateView, position: int, arrival: datetime) -> datetime:

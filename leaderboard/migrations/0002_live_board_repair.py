@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('contests', '0002_question_closed_at'),
+        ('contests', '0003_question_closed_at'),
         ('leaderboard', '0001_initial'),
     ]
 

@@ -30,6 +30,9 @@ from realtime.outbound.log import LoggedEvent
 logger = logging.getLogger(__name__)
 
 ROOM_MESSAGE_TYPE = "room.event"
+# A command to every process's hub about a contest's sockets, not an event for clients.
+ROOM_CONTROL_TYPE = "room.control"
+CONTROL_REMOVE = "remove"  # close the sockets of `participant_id` (removed from contest)
 # A room event that could not be appended to the log (lock not obtained, Redis briefly
 # unreachable) is tried this many times: unlike a lost publish, nothing could repair it.
 SEND_ATTEMPTS = 3
@@ -103,6 +106,14 @@ async def asend_ephemeral(contest_id: ContestId, event: str, data: dict[str, Any
     await _publish(str(contest_id), envelope(event, data))
 
 
+async def asend_control(contest_id: ContestId, action: str, **fields: str) -> None:
+    """A command to the hub of every process that has sockets in the contest's room."""
+    await get_channel_layer().group_send(
+        group_name(str(contest_id)),
+        {"type": ROOM_CONTROL_TYPE, "contest_id": str(contest_id), "action": action, **fields},
+    )
+
+
 async def aevent_log_position(contest_id: ContestId) -> Position:
     """The contest's last seq and current epoch (creating the epoch if Redis lost it)."""
     client = get_async_redis()
@@ -130,6 +141,10 @@ def send_to_contest(
 
 def send_ephemeral(contest_id: ContestId, event: str, data: dict[str, Any]) -> None:
     run_sync(lambda: asend_ephemeral(contest_id, event, data))
+
+
+def send_control(contest_id: ContestId, action: str, **fields: str) -> None:
+    run_sync(lambda: asend_control(contest_id, action, **fields))
 
 
 def event_log_position(contest_id: ContestId) -> Position:

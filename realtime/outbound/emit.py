@@ -20,7 +20,7 @@ from django.db import transaction
 
 from contests.models import Contest, Question
 from contests.selectors import QuestionStats
-from core.types import ContestId, QuestionId
+from core.types import ContestId, ParticipantId, QuestionId
 from realtime.outbound import broadcast, payloads, relay
 from realtime.outbound.personalize import Board
 
@@ -89,10 +89,26 @@ def timer_update_now(contest: Contest, *, question_id: QuestionId, now: datetime
     _ephemeral(contest.pk, payloads.timer_update_payload(contest, question_id=question_id, now=now))
 
 
-def leaderboard_update(contest_id: ContestId, *, board: Board) -> None:
+def leaderboard_update(contest_id: ContestId, *, board: Board, frozen: bool) -> None:
     """The flush calls it in a transaction that holds the contest row FOR SHARE, so a
     completion commits after it and no leaderboard_update follows contest_end."""
     data = payloads.leaderboard_update_payload(
-        contest_id, top=board["top"], total_participants=board["totalParticipants"]
+        contest_id,
+        top=board["top"],
+        total_participants=board["totalParticipants"],
+        frozen=frozen,
     )
     _record(contest_id, "leaderboard_update", data)
+
+
+def participant_removed(contest_id: ContestId, *, participant_id: ParticipantId) -> None:
+    """After the removal commits: every web process closes its sockets of that
+    participant (4003 "removed from contest"). Not a room event: nothing is logged; a
+    message lost while Redis reconnects leaves the socket open, but joining, answering
+    and registering are refused all the same."""
+    transaction.on_commit(
+        lambda: broadcast.send_control(
+            contest_id, broadcast.CONTROL_REMOVE, participant_id=str(participant_id)
+        ),
+        robust=True,
+    )

@@ -12,6 +12,10 @@ reconnects): the hub first replays the missing ones from the event log, in order
 WS_CATCH_UP_INTERVAL_SECONDS it also compares with the log, which catches a loss that no
 later event reveals. Events the log no longer has, or an epoch change (the log itself was
 lost), are announced to the sockets with `resync_required` (docs/PROTOCOL.md).
+
+Presence: the hub also keeps realtime.outbound.presence up to date with the participants
+its sockets joined as, per contest (what closing a question early needs), and carries out
+room commands (`room.control`): closing the sockets of a participant an organizer removed.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -28,7 +33,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from core import metrics
-from realtime.outbound import broadcast, personalize
+from realtime.outbound import broadcast, personalize, presence
 from realtime.outbound.envelope import Position, covers, envelope, log_position
 from realtime.outbound.payloads import resync_required_payload
 
@@ -36,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 RESYNC_EPOCH_CHANGED = "epoch_changed"
 RESYNC_EVENTS_LOST = "events_lost"
+CLOSE_REMOVED = 4003
+CLOSE_REMOVED_REASON = "removed from contest"
 
 
 class Member(Protocol):
@@ -49,6 +56,9 @@ class Member(Protocol):
     # send it room events at or below it (they reach a hub that is behind the log).
     floor: Position | None
     base_send: Callable[[dict[str, Any]], Awaitable[None]]
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close the socket with this WebSocket close code and reason."""
 
 
 @dataclass(frozen=True)
@@ -72,8 +82,13 @@ class Hub:
         # One per contest, so one contest's Redis round trips never delay another's joins.
         self._locks: dict[str, _ContestLock] = {}
         self._inbox: asyncio.Queue[dict[str, Any] | _CatchUp] = asyncio.Queue()
+        # This hub's name in the presence registry (one per process and loop).
+        self.presence_token = uuid.uuid4().hex
         # The event loop keeps only weak references to tasks.
         self._tasks: list[asyncio.Task[None]] = []
+        # Joins of two contests at once must not both start the hub: its channel and
+        # tasks are made once (new_channel awaits Redis).
+        self._starting = asyncio.Lock()
 
     # --- Membership ---------------------------------------------------------------------
 
@@ -98,7 +113,10 @@ class Hub:
         async with self._locked(contest_id):
             room = self.rooms.get(contest_id)
             if room is not None:
+                first_of_participant = not self._has_participant(room, member.participant_id)
                 room.add(member)
+                if first_of_participant:
+                    await self._present(contest_id, member.participant_id)
                 return
             # The room exists before the awaits below, so an event that arrives while the
             # group is being joined still reaches the member (held, then filtered by seq).
@@ -125,28 +143,89 @@ class Hub:
             known = self.positions.get(contest_id)
             if known is None or (known[1] == position[1] and known[0] < position[0]):
                 self.positions[contest_id] = position
+            await self._present(contest_id, member.participant_id)
 
     async def leave(self, contest_id: str, member: Member) -> None:
         async with self._locked(contest_id):
             room = self.rooms.get(contest_id)
-            if room is None:
+            if room is None or member not in room:
                 return
             room.discard(member)
+            if not self._has_participant(room, member.participant_id):
+                await self._absent(contest_id, member.participant_id)
             if room:
                 return
             del self.rooms[contest_id]
             self.positions.pop(contest_id, None)
             await self.layer.group_discard(broadcast.group_name(contest_id), self._channel)
 
-    async def _ensure_running(self) -> None:
-        if self._channel is not None:
+    # --- Presence -----------------------------------------------------------------------
+
+    @staticmethod
+    def _has_participant(room: set[Member], participant_id: str | None) -> bool:
+        return participant_id is not None and any(m.participant_id == participant_id for m in room)
+
+    async def _present(self, contest_id: str, participant_id: str | None) -> None:
+        if participant_id is None:
             return
-        self._channel = await self.layer.new_channel()
+        try:
+            await presence.ajoin(contest_id, participant_id, self.presence_token)
+        except Exception:
+            # Joining still works; the refresh adds the participant again.
+            logger.exception("Could not record a participant in contest %s's room", contest_id)
+
+    async def _absent(self, contest_id: str, participant_id: str | None) -> None:
+        if participant_id is None:
+            return
+        try:
+            await presence.aleave(contest_id, participant_id, self.presence_token)
+        except Exception:
+            # The entry expires by itself (presence.TTL_SECONDS).
+            logger.exception("Could not take a participant out of contest %s's room", contest_id)
+
+    async def _presence_forever(self) -> None:
+        while True:
+            await asyncio.sleep(presence.REFRESH_SECONDS)
+            for contest_id, room in list(self.rooms.items()):
+                participants = {m.participant_id for m in room if m.participant_id}
+                try:
+                    await presence.arefresh(contest_id, participants, self.presence_token)
+                except Exception:
+                    logger.exception("Could not refresh the presence in contest %s", contest_id)
+
+    # --- Commands -----------------------------------------------------------------------
+
+    async def _control(self, message: dict[str, Any]) -> None:
+        contest_id = message["contest_id"]
+        if message.get("action") != broadcast.CONTROL_REMOVE:
+            logger.warning("Unknown room command %r", message.get("action"))
+            return
+        removed = [
+            m
+            for m in self.rooms.get(contest_id, ())
+            if m.participant_id == message["participant_id"]
+        ]
+        for member in removed:
+            try:
+                await member.close(CLOSE_REMOVED, CLOSE_REMOVED_REASON)
+            except Exception:
+                logger.exception("Could not close a removed participant's socket")
+            # No room event reaches it in the moment before its disconnect arrives.
+            await self.leave(contest_id, member)
+
+    async def _ensure_running(self) -> None:
+        async with self._starting:
+            if self._channel is None:
+                self._start(await self.layer.new_channel())
+
+    def _start(self, channel: str) -> None:
+        self._channel = channel
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._receive_forever()),
             loop.create_task(self._deliver_forever()),
             loop.create_task(self._check_forever()),
+            loop.create_task(self._presence_forever()),
         ]
 
     # --- Tasks --------------------------------------------------------------------------
@@ -172,6 +251,8 @@ class Hub:
             try:
                 if isinstance(item, _CatchUp):
                     await self._catch_up(item.contest_id)
+                elif item.get("type") == broadcast.ROOM_CONTROL_TYPE:
+                    await self._control(item)
                 else:
                     await self._room_message(item)
             except asyncio.CancelledError:

@@ -3,8 +3,10 @@ room events and direct replies alike, one builder per event.
 
 Pure functions of what the caller already loaded: no queries here, so a broadcast costs
 the same for one recipient or ten thousand. Nothing built before a question closes
-carries its correct answer or any is_correct flag. The per-recipient fields (`you`) are
-built as null here and filled per socket by realtime.outbound.personalize.
+carries its correct answer or any is_correct flag, and in a contest that reveals answers
+on close, nothing carries a grade or score of the open question. The per-recipient
+fields (`you`, `yourResult`) are built as null, last, here and filled per socket by
+realtime.outbound.personalize.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from contests.grading import correct_answer_of
 from contests.models import Contest, Question, Submission
-from contests.selectors import QuestionStats
+from contests.selectors import QuestionResult, QuestionStats
 from core.time import iso
 from core.types import ContestId, QuestionId
 
@@ -95,17 +97,42 @@ def question_change_payload(
         "stats": {"answered": stats.answered, "correct": stats.correct},
         "nextQuestionId": str(next_question_id) if next_question_id is not None else None,
         "nextStartsAt": iso(next_starts_at),
+        # Last and null: filled per recipient (realtime.outbound.personalize).
+        "yourResult": None,
+    }
+
+
+def your_result_payload(result: QuestionResult) -> dict[str, Any]:
+    """question_change's `yourResult` for one participant."""
+    return {
+        "answered": result.answered,
+        "isCorrect": result.is_correct,
+        "pointsAwarded": result.points_awarded,
+        "totalScore": result.total_score,
+        "streak": result.streak,
+    }
+
+
+def rules_payload(contest: Contest) -> dict[str, Any]:
+    """contest_state's `rules`: what players learn, and when."""
+    return {
+        "answerReveal": contest.answer_reveal,
+        "leaderboardVisible": contest.leaderboard_visible,
+        "leaderboardFreezeLast": contest.leaderboard_freeze_last,
+        "closeWhenAllAnswered": contest.close_when_all_answered,
+        "streakBonus": contest.streak_bonus,
     }
 
 
 def leaderboard_update_payload(
-    contest_id: ContestId, *, top: list[dict[str, Any]], total_participants: int
+    contest_id: ContestId, *, top: list[dict[str, Any]], total_participants: int, frozen: bool
 ) -> dict[str, Any]:
     # "you" stays last and null: filled per recipient (realtime.outbound.personalize).
     return {
         "contestId": str(contest_id),
         "top": top,
         "totalParticipants": total_participants,
+        "frozen": frozen,
         "you": None,
     }
 
@@ -127,29 +154,33 @@ def contest_end_payload(
 
 
 def submission_result_payload(
-    contest_id: ContestId, submission: Submission, *, total_score: int
+    contest_id: ContestId, submission: Submission, *, total_score: int | None
 ) -> dict[str, Any]:
+    """The acknowledgement of an answer; `total_score` None: the contest reveals grades
+    when the question closes, so the grade and the score are null now."""
+    revealed = total_score is not None
     return {
         "contestId": str(contest_id),
         "questionId": str(submission.question_id),
         "submissionId": str(submission.id),
         "accepted": True,
-        "isCorrect": submission.is_correct,
-        "pointsAwarded": submission.points_awarded,
+        "isCorrect": submission.is_correct if revealed else None,
+        "pointsAwarded": submission.points_awarded if revealed else None,
         "totalScore": total_score,
         "responseTimeMs": submission.response_time_ms,
     }
 
 
-def your_submission_payload(submission: Submission) -> dict[str, Any]:
-    """contest_state's `yourSubmission`: your answer to the current question."""
+def your_submission_payload(submission: Submission, *, graded: bool) -> dict[str, Any]:
+    """contest_state's `yourSubmission`: your answer to the current question; without
+    its grade (`graded` false) while it is open in a contest that reveals on close."""
     return {
         "questionId": str(submission.question_id),
         "submissionId": str(submission.id),
         "answer": submission.answer,
         "accepted": True,
-        "isCorrect": submission.is_correct,
-        "pointsAwarded": submission.points_awarded,
+        "isCorrect": submission.is_correct if graded else None,
+        "pointsAwarded": submission.points_awarded if graded else None,
     }
 
 

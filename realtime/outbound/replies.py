@@ -18,7 +18,11 @@ def contest_state(state: dict[str, Any], request_id: str | None) -> str:
 
 
 def submission_result(
-    contest_id: ContestId, submission: Submission, *, total_score: int, request_id: str | None
+    contest_id: ContestId,
+    submission: Submission,
+    *,
+    total_score: int | None,
+    request_id: str | None,
 ) -> str:
     data = payloads.submission_result_payload(contest_id, submission, total_score=total_score)
     return envelope("submission_result", data, request_id=request_id)

@@ -7,9 +7,9 @@ from typing import Any
 
 from django.conf import settings
 
-from contests.errors import ContestNotFound
-from contests.models import Contest, Question, Submission
-from contests.selectors import question_stats
+from contests.errors import ContestNotFound, ParticipantRemoved
+from contests.models import Contest, Participant, Question, Submission
+from contests.selectors import live_board_rules, question_results, question_stats
 from core.time import db_now, iso
 from core.types import ContestId, ParticipantId
 from realtime.outbound import payloads
@@ -41,6 +41,15 @@ def contest_state(
     contest = Contest.objects.filter(pk=contest_id).first()
     if contest is None:
         raise ContestNotFound()
+    # None for a viewer (staff on the host screen).
+    participant = str(participant_id) if participant_id is not None else None
+    # Read after the socket joined the room: a removal that committed before its join
+    # was checked here is caught now (the removal's command may have found no socket).
+    if (
+        participant is not None
+        and Participant.objects.filter(pk=participant, removed_at__isnull=False).exists()
+    ):
+        raise ParticipantRemoved()
     now = db_now()
     questions = list(
         Question.objects.filter(contest_id=contest.pk)
@@ -72,20 +81,37 @@ def contest_state(
             next_question_id=next_question.pk if next_question else None,
             next_starts_at=contest.next_question_at if next_question else None,
         )
+        result = None
+        if participant is not None:
+            result = question_results(
+                contest_id=contest.pk, question_id=current.pk, participant_ids=[participant]
+            ).get(participant)
+        last_question_change["yourResult"] = (
+            payloads.your_result_payload(result) if result is not None else None
+        )
 
     your_submission = None
-    you = None
-    if participant_id is not None:
-        participant = str(participant_id)
-        if current is not None:
-            submission = Submission.objects.filter(
-                participant_id=participant, question_id=current.pk
-            ).first()
-            if submission is not None:
-                your_submission = payloads.your_submission_payload(submission)
-        ranks = leaderboard().ranks(contest_id=contest.pk, participant_ids=[participant])
-        you = ranks.get(participant)
-    board = leaderboard().top(contest_id=contest.pk, limit=settings.LEADERBOARD_TOP_N)
+    if current is not None and participant is not None:
+        submission = Submission.objects.filter(
+            participant_id=participant, question_id=current.pk
+        ).first()
+        if submission is not None:
+            # While its question is open, a contest that reveals on close keeps the grade.
+            graded = not (contest.reveals_on_close and phase == PHASE_QUESTION)
+            your_submission = payloads.your_submission_payload(submission, graded=graded)
+    rules = live_board_rules(contest_id=contest.pk)
+    board = you = None
+    # A hidden board shows players nothing until the final standings.
+    if rules.visible or contest.status not in (Contest.Status.UPCOMING, Contest.Status.ACTIVE):
+        top = leaderboard().top(contest_id=contest.pk, limit=settings.LEADERBOARD_TOP_N)
+        board = {
+            "top": top["top"],
+            "totalParticipants": top["totalParticipants"],
+            "frozen": rules.frozen,
+        }
+        if participant is not None:
+            ranks = leaderboard().ranks(contest_id=contest.pk, participant_ids=[participant])
+            you = ranks.get(participant)
     return {
         "contestId": str(contest.pk),
         "title": contest.title,
@@ -101,8 +127,9 @@ def contest_state(
         "paused": contest.is_paused,
         "lastQuestionChange": last_question_change,
         "yourSubmission": your_submission,
+        "rules": payloads.rules_payload(contest),
         "you": {"rank": you["rank"], "score": you["score"]} if you else None,
-        "leaderboard": {"top": board["top"], "totalParticipants": board["totalParticipants"]},
+        "leaderboard": board,
         "serverTime": iso(now),
         "seq": seq,
         "epoch": epoch,

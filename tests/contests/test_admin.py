@@ -54,6 +54,11 @@ def contest_fields(title: str = "Pub quiz") -> dict[str, str]:
         "scoring_mode": "speed",
         "intermission_seconds": "3",
         "max_participants": "",
+        # The fair-play rules as the form shows them by default (booleans: ticked boxes).
+        "answer_reveal": "on_close",
+        "leaderboard_visible": "on",
+        "leaderboard_freeze_last": "0",
+        "close_when_all_answered": "on",
     }
 
 

@@ -18,8 +18,9 @@ from contests.services import (
     participant_register,
     question_skip,
 )
-from core.redis import get_redis, redis_key
+from core.redis import get_redis
 from core.time import iso
+from leaderboard import live
 from leaderboard.models import FinalStanding
 from leaderboard.selectors import leaderboard_ranks, leaderboard_top
 from tests.factories import UserFactory, contest_with_questions
@@ -144,7 +145,7 @@ def test_cancel_stops_a_running_contest_without_revealing_the_answer(
 def test_a_cancelled_contest_has_no_ranking_and_its_live_board_is_dropped(running, committed):
     player, _ = committed(participant_register, contest_id=running.pk, user=UserFactory())
     client = get_redis()
-    assert client.keys(redis_key("lb", running.pk, "ranking"))
+    assert client.keys(live.key(running.pk, "ranking"))
 
     committed(contest_cancel, contest_id=running.pk, now=T0 + timedelta(seconds=3))
 
@@ -153,7 +154,7 @@ def test_a_cancelled_contest_has_no_ranking_and_its_live_board_is_dropped(runnin
         "top": [],
         "totalParticipants": 1,
     }
-    assert client.keys(redis_key("lb", running.pk, "ranking")) == []
+    assert client.keys(live.key(running.pk, "ranking")) == []
 
 
 @pytest.mark.parametrize("status", [Contest.Status.COMPLETED, Contest.Status.CANCELLED])

@@ -28,7 +28,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def live_contest(participant) -> Contest:
-    contest = contest_with_questions(questions=2)
+    """Question 1 open; grades revealed at once (the reply carries the total)."""
+    contest = contest_with_questions(questions=2, answer_reveal=Contest.AnswerReveal.IMMEDIATE)
     participant_register(contest_id=contest.pk, user=participant)
     return open_question(contest, index=1)
 

@@ -29,8 +29,14 @@ def at(microseconds: int) -> datetime:
 
 
 def active_contest(*, questions: int = 3, points: int = 1000) -> Contest:
-    """A running contest whose live set is built (empty), as after its first read."""
-    contest = ContestFactory(status=Contest.Status.ACTIVE, current_question_index=1)
+    """A running contest whose live set is built (empty), as after its first read. Its
+    answers are revealed at once, so every answer counts on the live board as soon as
+    it is recorded (test_fair_play.py has the rules that hold some back)."""
+    contest = ContestFactory(
+        status=Contest.Status.ACTIVE,
+        current_question_index=1,
+        answer_reveal=Contest.AnswerReveal.IMMEDIATE,
+    )
     for i in range(questions):
         QuestionFactory(contest=contest, order=i + 1, points=points)
     services.leaderboard_rebuild(contest_id=contest.pk)

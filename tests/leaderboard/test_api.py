@@ -154,6 +154,7 @@ def test_staff_download_every_final_standing_as_csv(contest, organizer_client, p
         "correct_count",
         "total_response_ms",
         "registered_at",
+        "removed_at",
     ]
     assert [(r[0], r[4], r[5], r[6], r[7]) for r in rows] == [
         ("1", "P0", "900", "1", "1000"),

@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contests.models import Contest
-from core.redis import get_redis, redis_key
+from core.redis import get_redis
 from leaderboard import live
 from leaderboard.models import FinalStanding
 from leaderboard.selectors import leaderboard_ranks, totals_from_database
@@ -77,7 +77,7 @@ def test_it_drops_the_live_set_once_the_completion_commits(django_capture_on_com
     with django_capture_on_commit_callbacks(execute=True):
         complete(contest)
 
-    assert client.keys(redis_key("lb", contest.pk, "*")) == [redis_key("lb", contest.pk, "closed")]
+    assert client.keys(live.key(contest.pk, "*")) == [live.key(contest.pk, "closed")]
 
 
 def test_an_update_that_arrives_after_the_completion_brings_nothing_back(
@@ -92,7 +92,7 @@ def test_an_update_that_arrives_after_the_completion_brings_nothing_back(
     # A submission committed just before the completion runs its hook just after it.
     leaderboard_record(contest_id=contest.pk, participant_id=ann.pk)
 
-    assert client.keys(redis_key("lb", contest.pk, "*")) == [redis_key("lb", contest.pk, "closed")]
+    assert client.keys(live.key(contest.pk, "*")) == [live.key(contest.pk, "closed")]
 
 
 @st.composite

@@ -56,7 +56,8 @@ def events_until(ws: ClientConnection, last: str) -> list[dict[str, Any]]:
 
 
 def test_a_batch_of_answers_reaches_every_socket_once_with_its_own_rank(daphne_server):
-    contest = open_question(contest_with_questions(questions=2))
+    # Revealed at once: the answers reach the board before the question closes.
+    contest = open_question(contest_with_questions(questions=2, answer_reveal="immediate"))
     question = contest.ordered_questions()[0]
     right = str(question.choices.get(text="A").pk)
     wrong = str(question.choices.get(text="B").pk)

@@ -5,7 +5,6 @@ import pytest
 from contests.models import Contest
 from contests.services import participant_register, submission_create
 from core import redis as redis_module
-from core.redis import redis_key
 from leaderboard import live, ranking
 from leaderboard.selectors import leaderboard_ranks, leaderboard_top, totals_from_database
 from leaderboard.services import leaderboard_record
@@ -29,7 +28,9 @@ def test_it_lists_a_participant_with_score_zero_as_soon_as_they_register(committ
 
 
 def test_it_records_a_submission_after_it_commits(committed, participant):
-    contest = open_question(contest_with_questions(questions=1))
+    contest = open_question(
+        contest_with_questions(questions=1, answer_reveal=Contest.AnswerReveal.IMMEDIATE)
+    )
     committed(participant_register, contest_id=contest.pk, user=participant)
     question = contest.ordered_questions()[0]
     correct = str(question.choices.get(text="A").pk)
@@ -133,6 +134,6 @@ def test_it_encodes_what_it_stores_with_the_ranking_module(redis_client):
     answer(player, contest.ordered_questions()[0], points=900, ms=1234)
 
     member = ranking.member(registered_at=at(42), participant_id=str(player.pk))
-    stored = redis_client.zscore(redis_key("lb", contest.pk, "ranking"), member)
+    stored = redis_client.zscore(live.key(contest.pk, "ranking"), member)
 
     assert stored == ranking.sort_value(score=900, total_response_ms=1234)

@@ -11,6 +11,7 @@ from django.core.validators import MaxValueValidator
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contests import grading
 from contests.models import MAX_QUESTIONS_PER_CONTEST, Question
 from leaderboard import ranking
 from tests.leaderboard.conftest import T0, at, oracle_order
@@ -135,10 +136,12 @@ def test_its_bounds_match_the_models_and_settings():
     assert max_validator("points") == ranking.MAX_QUESTION_POINTS
     assert max_validator("time_limit_seconds") == ranking.MAX_TIME_LIMIT_SECONDS
     assert settings.SUBMISSION_GRACE_MS <= ranking.MAX_GRACE_MS
-    assert ranking.MAX_SCORE == MAX_QUESTIONS_PER_CONTEST * 10_000 == 1_000_000
-    # 20 bits of score and 33 of time fill a double's 53-bit mantissa exactly.
-    assert (ranking.MAX_SCORE + 1).bit_length() == 20
-    assert ranking.TIME_SLOTS == 2**33
+    # Every question at its most, plus the streak bonus's most on each.
+    assert ranking.MAX_SCORE == MAX_QUESTIONS_PER_CONTEST * (10_000 + 500) == 1_050_000
+    assert grading.streak_bonus_for(10**6) == 500
+    # 21 bits of score and 32 of time fill a double's 53-bit mantissa exactly.
+    assert (ranking.MAX_SCORE + 1).bit_length() == 21
+    assert ranking.TIME_SLOTS == 2**32
     assert ranking.RULE_MAX_TOTAL_RESPONSE_MS == 61_000_000 < ranking.TIME_SLOTS
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from contests.errors import ContestNotFound
 from contests.models import Contest
-from core.redis import redis_key
+from leaderboard import live
 from leaderboard.selectors import (
     MANY_IDS,
     leaderboard_ranks,
@@ -106,7 +106,7 @@ def test_a_completed_contest_is_read_from_its_final_standings(contest, redis_cli
         pid(contest, "Bob"): {"rank": 3, "score": 500}
     }
     # Nothing was rebuilt: the final standings are the store now.
-    assert redis_client.keys(redis_key("lb", contest.pk, "*")) == []
+    assert redis_client.keys(live.key(contest.pk, "*")) == []
 
 
 @pytest.mark.parametrize("strangers", [0, MANY_IDS])

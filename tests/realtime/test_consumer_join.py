@@ -70,8 +70,10 @@ def test_join_during_a_question_shows_it_without_its_answer(participant):
     assert "is_correct" not in text and "isCorrect" not in text and "correct" not in text
 
 
-def test_a_late_join_shows_your_answer_to_the_open_question(participant):
-    contest = open_question(contest_with_questions(questions=2), index=1)
+@pytest.mark.parametrize("reveal", ["on_close", "immediate"])
+def test_a_late_join_shows_your_answer_to_the_open_question(participant, reveal):
+    """Without its grade while the question is open, unless grades are revealed at once."""
+    contest = open_question(contest_with_questions(questions=2, answer_reveal=reveal), index=1)
     participant_register(contest_id=contest.pk, user=participant)
     question = contest.ordered_questions()[0]
     submission_create(
@@ -91,8 +93,8 @@ def test_a_late_join_shows_your_answer_to_the_open_question(participant):
         "submissionId": state["yourSubmission"]["submissionId"],
         "answer": choice(contest, 1, "B"),
         "accepted": True,
-        "isCorrect": False,
-        "pointsAwarded": 0,
+        "isCorrect": None if reveal == "on_close" else False,
+        "pointsAwarded": None if reveal == "on_close" else 0,
     }
 
 

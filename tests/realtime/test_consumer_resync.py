@@ -173,7 +173,10 @@ async def send_leaderboard(contest_id) -> None:
         contest_id,
         "leaderboard_update",
         payloads.leaderboard_update_payload(
-            contest_id, top=board["top"], total_participants=board["totalParticipants"]
+            contest_id,
+            top=board["top"],
+            total_participants=board["totalParticipants"],
+            frozen=False,
         ),
     )
 

@@ -34,8 +34,11 @@ def answer(contest: Contest, value, *, index: int = 1, **data) -> dict:
     }
 
 
+IMMEDIATE = Contest.AnswerReveal.IMMEDIATE
+
+
 def test_it_stores_the_answer_before_replying_with_its_result(participant):
-    contest = open_question(contest_with_questions(questions=2), index=1)
+    contest = open_question(contest_with_questions(questions=2, answer_reveal=IMMEDIATE), index=1)
     correct = answer(contest, choice(contest, 1, "A"))
 
     async def scenario():
@@ -67,7 +70,9 @@ def test_it_stores_the_answer_before_replying_with_its_result(participant):
 
 def test_the_server_measures_the_response_time_and_ignores_the_clients(participant):
     started = timezone.now() - timedelta(seconds=3)
-    contest = open_question(contest_with_questions(questions=1), index=1, started_at=started)
+    contest = open_question(
+        contest_with_questions(questions=1, answer_reveal=IMMEDIATE), index=1, started_at=started
+    )
     data = answer(contest, choice(contest, 1, "A"), responseTimeMs=1, timestamp="2000-01-01")
 
     async def scenario():
@@ -97,7 +102,7 @@ def test_the_server_measures_the_response_time_and_ignores_the_clients(participa
     ],
 )
 def test_it_grades_every_question_type(participant, index, value, correct):
-    contest = open_question(contest_of_every_type(), index=index)
+    contest = open_question(contest_of_every_type(answer_reveal=IMMEDIATE), index=index)
     if index in (1, 2):
         value = (
             [choice(contest, index, v) for v in value]

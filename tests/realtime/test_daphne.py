@@ -89,7 +89,7 @@ def test_a_sixth_socket_of_one_user_is_refused(daphne_server, participant):
 
 
 def test_a_participant_joins_answers_and_catches_up_after_a_reconnect(daphne_server, participant):
-    contest = open_question(contest_with_questions(questions=2), index=1)
+    contest = open_question(contest_with_questions(questions=2, answer_reveal="immediate"), index=1)
     question = contest.ordered_questions()[0]
     right = str(question.choices.get(text="A").id)
     token = access_token_for(participant)
@@ -129,7 +129,7 @@ def test_a_participant_joins_answers_and_catches_up_after_a_reconnect(daphne_ser
 
 
 def test_a_leaderboard_update_reaches_every_socket_with_its_own_rank(daphne_server):
-    contest = open_question(contest_with_questions(questions=1), index=1)
+    contest = open_question(contest_with_questions(questions=1, answer_reveal="immediate"), index=1)
     question = contest.ordered_questions()[0]
     users = [UserFactory() for _ in range(4)]
     for user in users:
@@ -139,7 +139,7 @@ def test_a_leaderboard_update_reaches_every_socket_with_its_own_rank(daphne_serv
         submission_create(contest_id=contest.pk, question_id=question.pk, user=user, answer=answer)
     board = leaderboard_top(contest_id=contest.pk, limit=10)
     data = payloads.leaderboard_update_payload(
-        contest.pk, top=board["top"], total_participants=board["totalParticipants"]
+        contest.pk, top=board["top"], total_participants=board["totalParticipants"], frozen=False
     )
 
     async def scenario():

@@ -31,7 +31,7 @@ def unthrottled_daphne(transactional_db) -> Iterator[DaphneServer]:
 
 
 def test_200_sockets_answering_one_question_at_once_are_all_stored(daphne_server):
-    contest = ContestFactory()
+    contest = ContestFactory(answer_reveal="immediate")
     question = single_choice_question(contest, order=1, time_limit_seconds=120)
     open_question(contest, index=1)
     right = str(question.choices.get(text="A").id)

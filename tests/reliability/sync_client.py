@@ -19,6 +19,7 @@ import itertools
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,6 +103,9 @@ class Client:
         self.resync_pending = False
         self.view = View()
         self.violations: list[str] = []
+        # Why it resynced by itself: "resync_required" or "gap" (another epoch, or a seq
+        # that skips ahead).
+        self.resyncs: Counter[str] = Counter()
         self.messages: list[dict[str, Any]] = []  # every message received, for diagnostics
         # The current socket and what is checked per socket.
         self.ws: ClientConnection | None = None
@@ -225,7 +229,7 @@ class Client:
             self._moved_to((data["epoch"], data["seq"]))
             self.epoch, self.last_seq, self.resync_pending = data["epoch"], data["seq"], False
         elif event == "resync_required" and not self.resync_pending:
-            await self._resync()
+            await self._resync("resync_required")
         request_id = message.get("requestId")
         future = self.waiting.pop(request_id, None)
         if future is not None and not future.done():
@@ -233,8 +237,9 @@ class Client:
         elif event == "error" and request_id is not None and request_id.startswith("auto-"):
             self.violations.append(f"{self.name}: its resync was refused: {message}")
 
-    async def _resync(self) -> None:
+    async def _resync(self, why: str) -> None:
         assert self.ws is not None
+        self.resyncs[why] += 1
         self.resync_pending = True
         body = {"event": "resync", "data": self.resync_data(), "requestId": f"auto-{next(_ids)}"}
         await self.ws.send(json.dumps(body))
@@ -266,7 +271,7 @@ class Client:
             self._apply(message["event"], message["data"])
             self.last_seq = seq
         elif not self.resync_pending:
-            await self._resync()
+            await self._resync("gap")
 
     def _apply(self, event: str, data: dict[str, Any]) -> None:
         view = self.view

@@ -361,3 +361,69 @@ def test_the_server_refuses_an_unknown_field_with_400_naming_it(
     assert response.json()["code"] == "VALIDATION_ERROR"
     assert response.json()["errors"][field] == ["Unknown field."]
     assert errors_logged() == []
+
+
+# --- What the schema forbids, the server refuses (found by tests/reliability/test_schemathesis)
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        pytest.param("status=", "status", id="status empty"),
+        pytest.param("status=open", "status", id="status outside the enum"),
+        pytest.param("join_code=", "join_code", id="join_code empty"),
+        pytest.param("page_size=AAA", "page_size", id="page_size text"),
+        pytest.param("page_size=0.5", "page_size", id="page_size fraction"),
+        pytest.param("page_size=true", "page_size", id="page_size true"),
+        pytest.param("page_size=", "page_size", id="page_size empty"),
+    ],
+)
+def test_a_query_value_the_schema_forbids_is_a_400_naming_it(query, field, participant_client):
+    # docs/API.md: "?status= ... anything else is a 400"; the schema: join_code has at least
+    # one character, page_size is an integer.
+    response = participant_client.get(f"/api/contests/?{query}")
+
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "VALIDATION_ERROR"
+    assert field in response.json()["errors"]
+
+
+def _not_a_string_cases() -> list:
+    question = contest_document()["questions"][3]  # text
+    return [
+        pytest.param(
+            "post", "/api/contests/{contest}/register/", {"display_name": 0}, "display_name",
+            id="register for a contest: display_name 0",
+        ),
+        pytest.param(
+            "post", "/api/auth/register/", {"username": "sam", "password": PASSWORD,
+                                            "display_name": 7},
+            "display_name",
+            id="register: display_name 7",
+        ),
+        pytest.param(
+            "post", "/api/contests/", contest_document(title=42), "title",
+            id="create: title 42",
+        ),
+        pytest.param(
+            "post", "/api/contests/",
+            contest_document(questions=[{**question, "accepted_answers": [3.5]}]),
+            "questions.0.accepted_answers.0",
+            id="create: an accepted answer 3.5",
+        ),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), _not_a_string_cases())
+def test_a_number_where_the_schema_asks_for_a_string_is_a_400_naming_it(
+    method, path, body, field, organizer
+):
+    contest = contest_with_questions(questions=1)
+
+    response = send(
+        client_for(organizer), method, path.format(contest=contest.pk), json.dumps(body)
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "VALIDATION_ERROR"
+    assert field in response.json()["errors"]

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from collections import Counter
 from datetime import datetime, timedelta
@@ -36,7 +37,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -76,8 +77,8 @@ ACTIVE, UPCOMING = Contest.Status.ACTIVE, Contest.Status.UPCOMING
 COMPLETED = Contest.Status.COMPLETED
 
 SETTINGS = settings(
-    max_examples=8,
-    stateful_step_count=30,
+    max_examples=10,
+    stateful_step_count=50,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
@@ -115,6 +116,16 @@ def refusal_for_a_question_not_open(contest: Contest, position: int, now: dateti
     if now > contest.question_deadline + grace():
         return "QUESTION_CLOSED"
     return "SERVICE_UNAVAILABLE" if closed is not None and now < closed else "QUESTION_CLOSED"
+
+
+# What the runs did, printed after the test (hypothesis' statistics leave state machines
+# run by run_state_machine_as_test out).
+TALLY: Counter[str] = Counter()
+
+
+def note(what: str) -> None:
+    event(what)
+    TALLY[what] += 1
 
 
 def grace() -> timedelta:
@@ -180,8 +191,11 @@ class ContestMachine(RuleBasedStateMachine):
         self.settle()
 
     def teardown(self) -> None:
+        async def close_all() -> None:
+            await asyncio.gather(*(c.close() for c in self.clients))
+
         try:
-            self.sockets.call(asyncio.gather(*(c.close() for c in self.clients)))
+            self.sockets.call(close_all())
         finally:
             # A contest left running would be advanced by the next example's ticks.
             self.contest.refresh_from_db()
@@ -206,6 +220,7 @@ class ContestMachine(RuleBasedStateMachine):
 
         self.sockets.call(everyone_there())
         self.contest.refresh_from_db()
+        note(f"step: {sys._getframe(1).f_code.co_name}")
 
     def call(self, coroutine: Any) -> Any:
         return self.sockets.call(coroutine)
@@ -335,9 +350,11 @@ class ContestMachine(RuleBasedStateMachine):
             return await client.request("resync", client.resync_data())
 
         reply = self.call(reconnect())
+        note(f"a reconnection's resync: {reply['event']}")
         assert reply["event"] in ("resync_complete", "contest_state"), reply
         if resend is not None:
             again = self.call(client.request("submit_answer", resend))
+            note(f"an answer sent again after its reply was lost: {again['event']}")
             key = (self.owner[client], resend["questionId"])
             if again["event"] == "submission_result":
                 self.acknowledged[key] = again["data"]["submissionId"]
@@ -393,6 +410,7 @@ class ContestMachine(RuleBasedStateMachine):
             self.contest, self.questions.index(question) + 1, now
         )
         reply = self.submit(client, str(question.pk), answer)
+        note(f"an answer to a question not open: {expected}")
         self.assert_refused(reply, expected, before)
         self.settle()
 
@@ -424,6 +442,7 @@ class ContestMachine(RuleBasedStateMachine):
             )
             envelopes = envelopes | wrong
         body, code = data.draw(envelopes, label="message")
+        note(f"a malformed answer: {code}")
         before = self.stored()
         reply = self.call(client.request("submit_answer", body))
         self.assert_refused(reply, code, before)
@@ -478,8 +497,11 @@ class ContestMachine(RuleBasedStateMachine):
         connection slots."""
         redis = get_redis()
         assert redis is not None
+        before = sum((c.resyncs for c in self.clients), Counter())
         redis.flushdb()
         self.settle()
+        learnt = sum((c.resyncs for c in self.clients), Counter()) - before
+        note(f"sockets told of a flush by: {', '.join(sorted(learnt)) or 'nothing'}")
 
     # --- Invariants ------------------------------------------------------------------------
 
@@ -527,11 +549,11 @@ class ContestMachine(RuleBasedStateMachine):
     @invariant()
     def every_question_opened_and_closed_at_most_once(self) -> None:
         emitted: Counter[tuple[str, str | None]] = Counter()
-        for event, text in OutboxEvent.objects.filter(contest_id=self.contest.pk).values_list(
+        for name, text in OutboxEvent.objects.filter(contest_id=self.contest.pk).values_list(
             "event", "data"
         ):
             data = json.loads(text)
-            emitted[(event, data.get("questionId") or data.get("closedQuestionId"))] += 1
+            emitted[(name, data.get("questionId") or data.get("closedQuestionId"))] += 1
         contest = self.contest
         opened = self.question_ids[: contest.current_question_index]
         open_one = self.open_question()
@@ -576,7 +598,7 @@ def test_players_sockets_clock_and_redis_flushes_in_any_order_keep_every_invaria
     # The rate limit is not under test here: a step may send many messages at once.
     server = DaphneServer(
         child_env(
-            WS_CATCH_UP_INTERVAL_SECONDS="0.5",
+            WS_CATCH_UP_INTERVAL_SECONDS="0.2",
             WS_RATE_LIMIT_BURST="1000",
             WS_RATE_LIMIT_PER_SECOND="1000",
         )
@@ -584,6 +606,7 @@ def test_players_sockets_clock_and_redis_flushes_in_any_order_keep_every_invaria
     sockets = SocketLoop().start()
     try:
         run_state_machine_as_test(lambda: ContestMachine(server, sockets), settings=SETTINGS)
+        print("\n".join(f"{n:5} {what}" for what, n in sorted(TALLY.items())))
         assert server_errors(server) == []
     except BaseException:
         print(server.output()[-20_000:])

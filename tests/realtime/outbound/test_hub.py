@@ -15,6 +15,7 @@ from django.test import override_settings
 from contests.models import Contest
 from contests.services import participant_register, submission_create
 from core.redis import get_redis, redis_key
+from leaderboard import live
 from leaderboard.selectors import leaderboard_ranks, leaderboard_top
 from realtime import db, session
 from realtime.db import run_in_db_thread
@@ -84,8 +85,12 @@ def test_timer_updates_are_delivered_without_seq_or_epoch(participant):
 
 
 def scored_contest() -> tuple[Contest, list]:
-    """Three participants: one right, one wrong, one silent."""
-    contest = open_question(contest_with_questions(questions=2), index=1)
+    """Three participants: one right, one wrong, one silent (graded at once, so the live
+    board counts the open question)."""
+    contest = open_question(
+        contest_with_questions(questions=2, answer_reveal=Contest.AnswerReveal.IMMEDIATE),
+        index=1,
+    )
     users = [UserFactory() for _ in range(3)]
     question = contest.ordered_questions()[0]
     for user in users:
@@ -102,7 +107,10 @@ def test_each_recipient_gets_its_own_rank(event):
     board = leaderboard_top(contest_id=contest.pk, limit=10)
     if event == "leaderboard_update":
         data = payloads.leaderboard_update_payload(
-            contest.pk, top=board["top"], total_participants=board["totalParticipants"]
+            contest.pk,
+            top=board["top"],
+            total_participants=board["totalParticipants"],
+            frozen=False,
         )
     else:
         data = payloads.contest_end_payload(
@@ -396,7 +404,7 @@ def test_leaderboard_updates_do_not_wait_for_a_database_thread():
     contest, users = scored_contest()
     board = leaderboard_top(contest_id=contest.pk, limit=10)
     data = payloads.leaderboard_update_payload(
-        contest.pk, top=board["top"], total_participants=board["totalParticipants"]
+        contest.pk, top=board["top"], total_participants=board["totalParticipants"], frozen=False
     )
     ids = [str(contest.participants.get(user=user).pk) for user in users[:2]]
     expected = leaderboard_ranks(contest_id=contest.pk, participant_ids=ids)
@@ -429,14 +437,16 @@ def test_without_the_live_set_leaderboard_updates_get_ranks_from_the_database():
     contest, users = scored_contest()
     ids = [str(contest.participants.get(user=user).pk) for user in users]
     expected = leaderboard_ranks(contest_id=contest.pk, participant_ids=ids)
-    data = payloads.leaderboard_update_payload(contest.pk, top=[], total_participants=3)
+    data = payloads.leaderboard_update_payload(
+        contest.pk, top=[], total_participants=3, frozen=False
+    )
 
     async def scenario():
         async with connected(users[0]) as one, connected(users[1]) as two:
             for client in (one, two):
                 await client.join(contest.pk)
             # Redis lost the sorted set: the live ranks cannot answer.
-            get_redis().delete(*(redis_key("lb", contest.pk, k) for k in LIVE_SET_KEYS))
+            get_redis().delete(*(live.key(contest.pk, k) for k in LIVE_SET_KEYS))
             await broadcast.asend_to_contest(contest.pk, "leaderboard_update", data)
             return [await c.receive_event("leaderboard_update") for c in (one, two)]
 
@@ -474,3 +484,47 @@ def test_a_slow_first_join_of_one_contest_does_not_delay_joins_of_another(
     state, slow_state, locks = run(scenario)
     assert (state["contestId"], slow_state["data"]["contestId"]) == (str(other.pk), str(slow.pk))
     assert locks == {}
+
+
+class Listener:
+    """A hub member that keeps what it is sent."""
+
+    def __init__(self) -> None:
+        self.participant_id = None
+        self.held = None
+        self.floor = None
+        self.texts: list[str] = []
+
+    async def base_send(self, message: dict) -> None:
+        self.texts.append(message["text"])
+
+    async def close(self, code: int, reason: str) -> None:
+        pass
+
+
+def test_two_contests_joined_at_once_start_one_hub():
+    """The first joins of a process, for two contests at the same moment: one channel and
+    one set of tasks (with two, an event repaired from the log went out twice)."""
+    contests = [str(ContestFactory().pk), str(ContestFactory().pk)]
+
+    async def scenario():
+        fresh = hub.Hub()
+        members = [Listener(), Listener()]
+        await asyncio.gather(*(fresh.join(c, m) for c, m in zip(contests, members, strict=True)))
+        tasks = len(fresh._tasks)
+        deliverers = [t for t in asyncio.all_tasks() if t.get_coro().__name__ == "_deliver_forever"]
+        await publish(contests[0], 1)
+        await publish(contests[1], 2)
+        deadline = time.monotonic() + TIMEOUT
+        while not all(m.texts for m in members) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        for task in fresh._tasks:
+            task.cancel()
+        return tasks, len(deliverers), [m.texts for m in members]
+
+    tasks, deliverers, texts = run(scenario)
+    assert (tasks, deliverers) == (4, 1)
+    assert [[t.split(',"timestamp"')[0] for t in got] for got in texts] == [
+        ['{"event":"question_change","data":{"n":1}'],
+        ['{"event":"question_change","data":{"n":2}'],
+    ]

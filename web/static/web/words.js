@@ -51,6 +51,7 @@ export const API_ERRORS = {
   CONTEST_HAS_NO_QUESTIONS: "This contest has no questions yet: add some in the admin.",
   CONTEST_NOT_READY: "This contest is not ready to start.",
   PARTICIPANT_REMOVED: "An organizer removed you from this contest, so you cannot join it again.",
+  PARTICIPANT_NOT_FOUND: "That player is not in this contest any more.",
   INTERNAL_ERROR: "The server had a problem. Please try again.",
   NETWORK: "The server cannot be reached. Check your connection and try again.",
 };
