@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +77,17 @@ def test_it_reads_the_local_settings_file_and_the_environment_wins_over_it(tmp_p
     assert "LEADERBOARD_TOP_N must be >= 1, got 0" in from_file.stderr
     assert overridden.returncode == 0, overridden.stderr
     assert "SECRET_KEY is required" in ignored.stderr
+
+
+def test_every_variable_the_settings_read_is_in_the_readme_table():
+    source = (ROOT / "contestsite" / "settings.py").read_text()
+    read = set(re.findall(r'env_[a-z]+\(\s*"([A-Z0-9_]+)"', source))
+    rows = [
+        line.split("|")[1]
+        for line in (ROOT / "README.md").read_text().splitlines()
+        if line.startswith("| `")
+    ]
+    # A row may name two variables ("`TEST_DATABASE_URL`, `TEST_REDIS_URL`").
+    listed = {name for row in rows for name in re.findall(r"`([A-Z0-9_]+)`", row)}
+    assert read, "no variables found: the settings' helpers changed"
+    assert sorted(read - listed) == []

@@ -143,15 +143,22 @@ class Client:
     async def request(self, event: str, data: Any) -> dict[str, Any]:
         """Send, and return the direct reply (the message echoing the requestId); the
         messages before it (a replay) are applied by then."""
-        request_id = await self.send(event, data)
-        future = self.waiting[request_id]
+        return await self.reply_to(await self.send(event, data))
+
+    async def reply_to(self, request_id: str) -> dict[str, Any]:
+        future = self.waiting.get(request_id)
+        if future is None:
+            raise AssertionError(f"{self.name}: the socket closed before the reply")
         try:
-            return await asyncio.wait_for(future, TIMEOUT)
+            reply = await asyncio.wait_for(future, TIMEOUT)
         except TimeoutError:
             raise AssertionError(
-                f"{self.name}: no reply to {event} {data} in {TIMEOUT} s; "
+                f"{self.name}: no reply to {request_id} in {TIMEOUT} s; "
                 f"last messages: {self.messages[-5:]}"
             ) from None
+        finally:
+            self.waiting.pop(request_id, None)
+        return reply
 
     async def send(self, event: str, data: Any) -> str:
         """Send without waiting for the reply; returns the requestId."""
@@ -231,9 +238,10 @@ class Client:
         elif event == "resync_required" and not self.resync_pending:
             await self._resync("resync_required")
         request_id = message.get("requestId")
-        future = self.waiting.pop(request_id, None)
-        if future is not None and not future.done():
-            future.set_result(message)
+        future = self.waiting.get(request_id) if request_id is not None else None
+        if future is not None:
+            if not future.done():
+                future.set_result(message)
         elif event == "error" and request_id is not None and request_id.startswith("auto-"):
             self.violations.append(f"{self.name}: its resync was refused: {message}")
 

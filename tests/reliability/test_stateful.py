@@ -32,6 +32,7 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -77,7 +78,7 @@ ACTIVE, UPCOMING = Contest.Status.ACTIVE, Contest.Status.UPCOMING
 COMPLETED = Contest.Status.COMPLETED
 
 SETTINGS = settings(
-    max_examples=10,
+    max_examples=12,
     stateful_step_count=50,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
@@ -126,6 +127,14 @@ TALLY: Counter[str] = Counter()
 def note(what: str) -> None:
     event(what)
     TALLY[what] += 1
+
+
+# What an answer sent just before its question closes may get instead of its result.
+RACING_A_CLOSE = {"SERVICE_UNAVAILABLE", "QUESTION_CLOSED", "CONTEST_NOT_ACTIVE"}
+
+
+def code_of(reply: dict[str, Any]) -> str:
+    return reply["data"]["code"] if reply["event"] == "error" else reply["event"]
 
 
 def grace() -> timedelta:
@@ -282,56 +291,44 @@ class ContestMachine(RuleBasedStateMachine):
         assert reply["event"] == "contest_state", reply
         return client
 
-    def _closing(self) -> None:
-        """Before a step that may close the open question: who must hear of it."""
-        question = self.open_question()
-        if question is not None:
-            self.witnesses[str(question.pk)] = list(self.clients)
-
     # --- Sockets ---------------------------------------------------------------------------
 
-    @precondition(lambda self: self.players_with_a_free_socket())
+    @precondition(lambda self: self.players_with_a_free_socket() or len(self.clients) > 1)
     @rule(data=st.data())
-    def join_on_a_new_socket(self, data: st.DataObject) -> None:
-        player = data.draw(st.sampled_from(self.players_with_a_free_socket()), label="player")
-        self._join_new_socket(player)
-        self.settle()
-
-    @precondition(lambda self: self.clients)
-    @rule(data=st.data())
-    def join_again(self, data: st.DataObject) -> None:
-        client = data.draw(st.sampled_from(self.clients), label="socket")
-        reply = self.call(client.request("join_contest", {"contestId": self.cid}))
-        assert reply["event"] == "contest_state", reply
-        self.settle()
-
-    @precondition(lambda self: len(self.clients) > 1)
-    @rule(data=st.data())
-    def close_a_socket(self, data: st.DataObject) -> None:
-        client = data.draw(st.sampled_from(self.clients), label="socket")
-        self.call(client.close())
-        self.clients.remove(client)
-        self.gone.append(client)
-        self.settle()
-
-    @precondition(lambda self: self.clients)
-    @rule(data=st.data(), from_scratch=st.booleans())
-    def resync(self, data: st.DataObject, from_scratch: bool) -> None:
-        """A settled socket that resyncs misses nothing; one without a position gets the
-        state."""
-        client = data.draw(st.sampled_from(self.clients), label="socket")
-        cursor = {"contestId": self.cid} if from_scratch else client.resync_data()
-        reply = self.call(client.request("resync", cursor))
-        if from_scratch:
-            assert reply["event"] == "contest_state", reply
+    def a_socket_opens_or_closes(self, data: st.DataObject) -> None:
+        """A player opens another socket and joins, or closes one for good."""
+        can_open, can_close = self.players_with_a_free_socket(), len(self.clients) > 1
+        if can_open and (not can_close or data.draw(st.booleans(), label="opens")):
+            player = data.draw(st.sampled_from(can_open), label="player")
+            self._join_new_socket(player)
         else:
+            client = data.draw(st.sampled_from(self.clients), label="socket")
+            self.call(client.close())
+            self.clients.remove(client)
+            self.gone.append(client)
+        self.settle()
+
+    @precondition(lambda self: self.clients)
+    @rule(data=st.data(), how=st.sampled_from(["resync", "resync from scratch", "join again"]))
+    def a_socket_catches_up(self, data: st.DataObject, how: str) -> None:
+        """A settled socket that resyncs from its position misses nothing; one that
+        resyncs without a position, or joins again, gets the state."""
+        client = data.draw(st.sampled_from(self.clients), label="socket")
+        if how == "join again":
+            reply = self.call(client.request("join_contest", {"contestId": self.cid}))
+        else:
+            cursor = client.resync_data() if how == "resync" else {"contestId": self.cid}
+            reply = self.call(client.request("resync", cursor))
+        if how == "resync":
             assert reply["event"] == "resync_complete", reply
             assert reply["data"]["replayed"] == 0, reply
+        else:
+            assert reply["event"] == "contest_state", reply
         self.settle()
 
     @precondition(lambda self: self.clients)
     @rule(data=st.data(), answer_in_flight=st.booleans())
-    def reconnect(self, data: st.DataObject, answer_in_flight: bool) -> None:
+    def a_socket_reconnects(self, data: st.DataObject, answer_in_flight: bool) -> None:
         """Close a socket, open another for the same player and resync from its position.
         With an answer in flight, the reply to it is lost with the socket: the player
         sends it again on the new socket."""
@@ -354,7 +351,7 @@ class ContestMachine(RuleBasedStateMachine):
         assert reply["event"] in ("resync_complete", "contest_state"), reply
         if resend is not None:
             again = self.call(client.request("submit_answer", resend))
-            note(f"an answer sent again after its reply was lost: {again['event']}")
+            note(f"an answer sent again after its reply was lost: {code_of(again)}")
             key = (self.owner[client], resend["questionId"])
             if again["event"] == "submission_result":
                 self.acknowledged[key] = again["data"]["submissionId"]
@@ -397,8 +394,9 @@ class ContestMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.clients)
     @rule(data=st.data())
-    def answer_a_question_that_is_not_open(self, data: st.DataObject) -> None:
-        """Late (closed), early (not asked yet) or after the end."""
+    def answer_out_of_time(self, data: st.DataObject) -> None:
+        """An answer to a question that is not open: closed (late), not asked yet, or
+        after the end."""
         client = data.draw(st.sampled_from(self.clients), label="socket")
         open_question = self.open_question()
         others = [q for q in self.questions if q != open_question]
@@ -410,7 +408,7 @@ class ContestMachine(RuleBasedStateMachine):
             self.contest, self.questions.index(question) + 1, now
         )
         reply = self.submit(client, str(question.pk), answer)
-        note(f"an answer to a question not open: {expected}")
+        note(f"an answer out of time: {expected}")
         self.assert_refused(reply, expected, before)
         self.settle()
 
@@ -420,7 +418,7 @@ class ContestMachine(RuleBasedStateMachine):
         client = data.draw(st.sampled_from(self.clients), label="socket")
         question = self.open_question()
         qid = str((question or self.questions[0]).pk)
-        envelopes = st.sampled_from(
+        messages = st.sampled_from(
             [
                 {"contestId": self.cid, "questionId": qid},
                 {"contestId": self.cid, "questionId": "question-1", "answer": "x"},
@@ -440,8 +438,8 @@ class ContestMachine(RuleBasedStateMachine):
                     "INVALID_ANSWER",
                 )
             )
-            envelopes = envelopes | wrong
-        body, code = data.draw(envelopes, label="message")
+            messages = wrong | messages
+        body, code = data.draw(messages, label="message")
         note(f"a malformed answer: {code}")
         before = self.stored()
         reply = self.call(client.request("submit_answer", body))
@@ -452,7 +450,7 @@ class ContestMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.contest.status == UPCOMING)
     @rule()
-    def start(self) -> None:
+    def organizer_starts_the_contest(self) -> None:
         contest_start(contest_id=self.contest.pk)
         self.settle()
 
@@ -464,40 +462,70 @@ class ContestMachine(RuleBasedStateMachine):
         )
     )
     @rule()
-    def open_the_next_question(self) -> None:
+    def clock_opens_the_next_question(self) -> None:
         contest_tick(now=self.contest.next_question_at)
         self.settle()
 
     @precondition(lambda self: self.open_question() is not None)
-    @rule()
-    def time_out(self) -> None:
+    @rule(data=st.data(), answer_in_flight=st.booleans())
+    def clock_times_the_question_out(self, data: st.DataObject, answer_in_flight: bool) -> None:
         """The tick closes the open question once its deadline and the grace passed."""
-        self._closing()
         assert self.contest.question_deadline is not None
-        contest_tick(now=self.contest.question_deadline + grace() + timedelta(milliseconds=1))
-        self.settle()
+        due = self.contest.question_deadline + grace() + timedelta(milliseconds=1)
+        self.close_while_answering(data, answer_in_flight, lambda: contest_tick(now=due))
 
     @precondition(lambda self: self.open_question() is not None)
-    @rule()
-    def skip(self) -> None:
-        self._closing()
-        question_skip(contest_id=self.contest.pk)
-        self.settle()
+    @rule(data=st.data(), answer_in_flight=st.booleans())
+    def organizer_skips_the_question(self, data: st.DataObject, answer_in_flight: bool) -> None:
+        self.close_while_answering(
+            data, answer_in_flight, lambda: question_skip(contest_id=self.contest.pk)
+        )
 
     @precondition(lambda self: self.contest.status == ACTIVE)
-    @rule()
-    def end(self) -> None:
-        self._closing()
-        contest_end_now(contest_id=self.contest.pk)
+    @rule(data=st.data(), answer_in_flight=st.booleans())
+    def organizer_ends_the_contest(self, data: st.DataObject, answer_in_flight: bool) -> None:
+        self.close_while_answering(
+            data, answer_in_flight, lambda: contest_end_now(contest_id=self.contest.pk)
+        )
+
+    def close_while_answering(
+        self, data: st.DataObject, answer_in_flight: bool, close: Callable[[], object]
+    ) -> None:
+        """Close the open question (if any), maybe while a player's answer to it is on
+        its way: it is stored and acknowledged (it came first), or refused with nothing
+        stored (the close came first)."""
+        question = self.open_question()
+        if question is not None:
+            self.witnesses[str(question.pk)] = list(self.clients)
+        answering = self.clients_who_answered(False) if answer_in_flight else []
+        sent: tuple[Client, str] | None = None
+        if question is not None and answering:
+            client = data.draw(st.sampled_from(answering), label="socket")
+            answer = data.draw(valid_answers(question), label="answer")
+            body = {"contestId": self.cid, "questionId": str(question.pk), "answer": answer}
+            sent = client, self.call(client.send("submit_answer", body))
+        before = self.stored()
+        close()
+        if sent is not None and question is not None:
+            client, request_id = sent
+            reply = self.call(client.reply_to(request_id))
+            note(f"an answer racing a close: {code_of(reply)}")
+            key = (self.owner[client], str(question.pk))
+            if reply["event"] == "submission_result":
+                self.acknowledged[key] = reply["data"]["submissionId"]
+            else:
+                assert code_of(reply) in RACING_A_CLOSE, reply
+                stored = [row for row in self.stored() if row[:2] == key]
+                assert stored == [row for row in before if row[:2] == key], "refused, stored"
         self.settle()
 
     @rule()
-    def flush_redis(self) -> None:
-        """Redis loses everything: the event log (a new epoch), the live board, the
-        connection slots."""
+    def redis_loses_everything(self) -> None:
+        """A Redis flush: the event log (a new epoch), the live board, the connection
+        slots."""
+        before = sum((c.resyncs for c in self.clients), Counter())
         redis = get_redis()
         assert redis is not None
-        before = sum((c.resyncs for c in self.clients), Counter())
         redis.flushdb()
         self.settle()
         learnt = sum((c.resyncs for c in self.clients), Counter()) - before
@@ -563,6 +591,15 @@ class ContestMachine(RuleBasedStateMachine):
             assert emitted[("question_change", question_id)] == closed, emitted
         assert emitted[("contest_start", None)] == (contest.status != UPCOMING), emitted
         assert emitted[("contest_end", None)] == (contest.status == COMPLETED), emitted
+
+    @invariant()
+    def a_closed_questions_stats_count_exactly_its_stored_answers(self) -> None:
+        changes = OutboxEvent.objects.filter(contest_id=self.contest.pk, event="question_change")
+        for text in changes.values_list("data", flat=True):
+            data = json.loads(text)
+            answers = Submission.objects.filter(question_id=data["closedQuestionId"])
+            correct = answers.filter(is_correct=True)
+            assert data["stats"] == {"answered": answers.count(), "correct": correct.count()}
 
     @invariant()
     def each_question_change_reached_every_socket_joined_when_it_closed(self) -> None:
