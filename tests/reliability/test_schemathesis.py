@@ -23,9 +23,10 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import negative_data_rejection
 
+from contests.models import Contest
 from contestsite.wsgi import application
 from tests.conftest import access_token_for
-from tests.factories import contest_with_questions, open_question, staff_user
+from tests.factories import ParticipantFactory, contest_with_questions, open_question, staff_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,32 +57,42 @@ def fast_password_hashing():
         yield
 
 
+def _uuid(value: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
 @pytest.fixture
 def real_contests(transactional_db):
-    """A generated contest id that is a UUID names no contest, so every request would be a
-    404: it becomes a real contest instead, upcoming or with its first question open (by
-    the generated id), so that editing, registration and the organizer controls run for
-    real. A contest id that is not a UUID stays: its 404 is under test. POSTs (controls,
-    registration) change the contest, so each gets a fresh one; reads and edits share
-    one per state."""
-    shared: dict[bool, str] = {}
+    """A generated id that is a UUID names nothing, so every request would be a 404: a
+    contest id becomes a real contest instead, upcoming or with its first question open
+    (by the generated id), and a participant id one of its participants, so that editing,
+    registration, removal and the organizer controls run for real. An id that is not a
+    UUID stays: its 404 is under test. POSTs (controls, registration, removal) change the
+    contest, so each gets a fresh one; reads and edits share one per state."""
+    shared: dict[bool, Contest] = {}
 
-    def contest_id(open_first: bool) -> str:
+    def new_contest(open_first: bool) -> Contest:
         contest = contest_with_questions(questions=2)
-        return str((open_question(contest) if open_first else contest).pk)
+        return open_question(contest) if open_first else contest
 
     def substitute(case) -> None:
-        generated = (case.path_parameters or {}).get("contest_id")
-        try:
-            open_first = bool(uuid.UUID(str(generated)).int % 2)
-        except ValueError:
+        parameters = case.path_parameters or {}
+        generated = _uuid(parameters.get("contest_id"))
+        if generated is None:
             return
+        open_first = bool(generated.int % 2)
         if case.method.upper() == "POST":
-            case.path_parameters["contest_id"] = contest_id(open_first)
+            contest = new_contest(open_first)
         else:
             if open_first not in shared:
-                shared[open_first] = contest_id(open_first)
-            case.path_parameters["contest_id"] = shared[open_first]
+                shared[open_first] = new_contest(open_first)
+            contest = shared[open_first]
+        parameters["contest_id"] = str(contest.pk)
+        if _uuid(parameters.get("participant_id")) is not None:
+            parameters["participant_id"] = str(ParticipantFactory(contest=contest).pk)
 
     return substitute
 
