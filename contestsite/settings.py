@@ -139,6 +139,7 @@ MIDDLEWARE = [
     # anything else reads it; then every line of the request carries its request id.
     "core.middleware.AllowedHostsMiddleware",
     "core.middleware.RequestContextMiddleware",
+    "core.middleware.ChunkedBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

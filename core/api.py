@@ -17,6 +17,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, JsonResponse
 from rest_framework import exceptions, serializers, status
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -163,6 +164,51 @@ class StrictSerializer(serializers.Serializer):
         if errors:
             raise serializers.ValidationError(errors)
         return value
+
+
+class TextField(serializers.CharField):
+    """A string, and only a string: DRF's CharField turns a JSON number into text, so a
+    client that sends `"title": 42` would be told nothing (the schema says string)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class QuerySerializer(serializers.Serializer):
+    """Query parameters, read as the schema describes them: DRF takes `?status=` (empty)
+    for "not given", so a client's mistake would silently widen its result; here it is a
+    field error like any other."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        names: list[str] = [str(name) for name in self.fields.keys()]
+        blank = {
+            name: ["This field may not be blank."]
+            for name in names
+            if hasattr(data, "getlist") and "" in data.getlist(name)
+        }
+        if blank:
+            raise serializers.ValidationError(blank)
+        return super().to_internal_value(data)
+
+
+class StrictPageNumberPagination(PageNumberPagination):
+    """`page_size` as the schema says: an integer from 1 to `max_page_size`; anything
+    else is a 400 naming it (DRF's own pagination silently uses its default instead)."""
+
+    page_size_query_param = "page_size"
+
+    def get_page_size(self, request: Request) -> int | None:
+        raw = request.query_params.getlist(self.page_size_query_param)
+        if not raw:
+            return self.page_size
+        maximum = self.max_page_size or self.page_size or 1
+        if len(raw) != 1 or not raw[0].isdigit() or not 1 <= int(raw[0]) <= maximum:
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: [f"An integer from 1 to {maximum}."]}
+            )
+        return int(raw[0])
 
 
 def path_uuid(raw: str, not_found: type[DomainError]) -> uuid.UUID:

@@ -100,3 +100,29 @@ class AllowedHostsMiddleware:
                 status=400,
             )
         return self.get_response(request)
+
+
+class ChunkedBodyMiddleware:
+    """A body sent without a Content-Length (`Transfer-Encoding: chunked`) is read like one
+    with it: DRF reads no body at all without that header, and Django checks its size limit
+    against the header only. Here the body is measured: over DATA_UPLOAD_MAX_MEMORY_SIZE it
+    is the API's JSON 413, otherwise its length is set for the views."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.META.get("CONTENT_LENGTH") or request.method in ("GET", "HEAD", "OPTIONS"):
+            return self.get_response(request)
+        body = request.body  # the ASGI handler has the whole body already
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is not None and len(body) > limit:
+            return JsonResponse(
+                {
+                    "code": "REQUEST_TOO_LARGE",
+                    "detail": f"The request body is larger than {limit} bytes.",
+                },
+                status=413,
+            )
+        request.META["CONTENT_LENGTH"] = str(len(body))
+        return self.get_response(request)

@@ -67,15 +67,6 @@ def parse(text: str | None) -> ClientMessage:
         raise ProtocolError("INVALID_PAYLOAD", "The message is not valid JSON.") from None
     if not isinstance(body, dict):
         raise ProtocolError("INVALID_PAYLOAD", "The message must be a JSON object.")
-    # Valid JSON, but text that PostgreSQL and Redis cannot store (a lone surrogate).
-    unencodable = unencodable_at(body)
-    if unencodable is not None:
-        raise ProtocolError(
-            "INVALID_PAYLOAD",
-            f"{unencodable} must be valid Unicode text (it has a lone surrogate).",
-            field=unencodable,
-        )
-
     request_id = body.get("requestId")
     if request_id is not None and (
         not isinstance(request_id, str) or not 1 <= len(request_id) <= MAX_REQUEST_ID_LENGTH
@@ -85,6 +76,8 @@ def parse(text: str | None) -> ClientMessage:
             f"requestId must be a string of 1 to {MAX_REQUEST_ID_LENGTH} characters.",
             field="requestId",
         )
+    if request_id is not None and unencodable_at(request_id) is not None:
+        raise _not_unicode("requestId", event=None, request_id=None)
 
     event = body.get("event")
     if not isinstance(event, str):
@@ -111,7 +104,21 @@ def parse(text: str | None) -> ClientMessage:
             field="data",
             request_id=request_id,
         )
+    # Valid JSON, but text that PostgreSQL and Redis cannot store (a lone surrogate).
+    unencodable = unencodable_at(data, "data")
+    if unencodable is not None:
+        raise _not_unicode(unencodable, event=event, request_id=request_id)
     return ClientMessage(event=event, data=data, request_id=request_id)
+
+
+def _not_unicode(field: str, *, event: str | None, request_id: str | None) -> ProtocolError:
+    return ProtocolError(
+        "INVALID_PAYLOAD",
+        f"{field} must be valid Unicode text (it has a lone surrogate).",
+        event=event,
+        field=field,
+        request_id=request_id,
+    )
 
 
 def rate_limited(text: str | None, *, retry_after_ms: int) -> ProtocolError:

@@ -73,6 +73,8 @@ export const CLOSE_REASONS = {
   "message too big": "This page sent a message that was too big for the server. Reload the page.",
   "rate limit exceeded": "This page sent too many messages, so the server paused it for a moment.",
   "server error": "The server had a problem with this connection.",
+  "service restart": "The server is restarting. Reconnecting…",
+  "too slow": "The connection was too slow to keep up. Reconnecting…",
 };
 
 export function socketErrorText(code, message, table = SOCKET_ERRORS) {
