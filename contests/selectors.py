@@ -251,6 +251,20 @@ def contest_detail(*, contest_id: ContestId, user: User) -> ContestDetail:
     )
 
 
+def participant_list(
+    *, contest_id: ContestId, removed: bool | None = None
+) -> QuerySet[Participant]:
+    """A contest's participants in registration order (the host screen's list of players);
+    `removed` True keeps only those an organizer removed, False only those still in.
+    Raises ContestNotFound."""
+    if not Contest.objects.filter(pk=contest_id).exists():
+        raise ContestNotFound()
+    participants = Participant.objects.filter(contest_id=contest_id).order_by("registered_at", "id")
+    if removed is not None:
+        participants = participants.filter(removed_at__isnull=not removed)
+    return participants
+
+
 def contest_problems(*, contest_id: ContestId) -> list[str]:
     """What keeps an upcoming contest from being played as authored, e.g. a single-choice
     question whose choices were not added yet (the admin saves questions before choices)."""

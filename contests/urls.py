@@ -12,6 +12,11 @@ urlpatterns = [
         name="contest-register",
     ),
     path(
+        "contests/<str:contest_id>/participants/",
+        views.ParticipantListView.as_view(),
+        name="contest-participant-list",
+    ),
+    path(
         "contests/<str:contest_id>/participants/<str:participant_id>/remove/",
         views.ParticipantRemoveView.as_view(),
         name="contest-participant-remove",

@@ -82,6 +82,16 @@ class ContestListFilterSerializer(serializers.Serializer):
     join_code = serializers.CharField(max_length=16, required=False)
 
 
+class ParticipantListFilterSerializer(serializers.Serializer):
+    # Absent means everyone (None); without allow_null, DRF reads a boolean missing from a
+    # query string as false.
+    removed = serializers.BooleanField(
+        default=None,
+        allow_null=True,
+        help_text="true: only removed participants; false: only those still in; absent: everyone.",
+    )
+
+
 class ParticipantRegisterInputSerializer(StrictSerializer):
     display_name = serializers.CharField(
         max_length=50, required=False, help_text="Default: the account's display name."
@@ -226,3 +236,9 @@ class ParticipantOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Participant
         fields = ["id", "contest_id", "display_name", "registered_at", "removed_at"]
+
+
+class ParticipantListItemSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Participant
+        fields = ["id", "display_name", "registered_at", "removed_at"]

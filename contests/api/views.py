@@ -22,6 +22,8 @@ from contests.api.serializers import (
     ContestInputSerializer,
     ContestListFilterSerializer,
     ContestSummarySerializer,
+    ParticipantListFilterSerializer,
+    ParticipantListItemSerializer,
     ParticipantOutputSerializer,
     ParticipantRegisterInputSerializer,
 )
@@ -167,6 +169,31 @@ class ContestRegisterView(APIView):
             ParticipantOutputSerializer(participant).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+
+class ParticipantListView(GenericAPIView):
+    """Staff: a contest's participants with their ids, which removing one needs (the
+    leaderboard names users, not participants); the host screen lists its players here."""
+
+    pagination_class = ContestPagination
+
+    def get_permissions(self) -> list:
+        return [HasModelPermission("contests.view_contest")]
+
+    @extend_schema(
+        summary="List a contest's participants, in registration order (staff)",
+        parameters=[CONTEST_ID, ParticipantListFilterSerializer],
+        responses={200: ParticipantListItemSerializer(many=True), **_errors(400, 401, 403, 404)},
+    )
+    def get(self, request: Request, contest_id: str) -> Response:
+        pk = _contest_uuid(contest_id)
+        filters = ParticipantListFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        participants = selectors.participant_list(
+            contest_id=pk, removed=filters.validated_data["removed"]
+        )
+        page = self.paginate_queryset(participants)
+        return self.get_paginated_response(ParticipantListItemSerializer(page, many=True).data)
 
 
 class ParticipantRemoveView(APIView):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import BrowserContext, Locator, Page, WebSocket, expect
+from playwright.sync_api import BrowserContext, Dialog, Locator, Page, WebSocket, expect
 
 from tests.servers import ROOT
 
@@ -180,8 +180,30 @@ class HostPage:
     def control(self, name: str) -> None:
         self.page.get_by_role("button", name=name, exact=True).click()
 
+    def accept_next_confirmation(self) -> list[str]:
+        """Say OK to the page's next confirm(); the list gets its question. (Playwright
+        dismisses dialogs nobody handles, which would cancel the action.)"""
+        asked: list[str] = []
+
+        def accept(dialog: Dialog) -> None:
+            asked.append(dialog.message)
+            dialog.accept()
+
+        self.page.once("dialog", accept)
+        return asked
+
+    def remove_player(self, name: str) -> str:
+        """Press "Remove <name>" and confirm; returns the question the page asked."""
+        asked = self.accept_next_confirmation()
+        self.page.get_by_role("button", name=f"Remove {name}", exact=True).click()
+        assert asked, "the removal was not confirmed first"
+        return asked[0]
+
     def player_names(self) -> Locator:
-        return self.page.locator("#player-names li")
+        return self.page.locator("#player-names .player-name")
+
+    def board_names(self) -> Locator:
+        return self.page.locator("#board .board-name")
 
     def stats(self) -> Locator:
         return self.page.locator(".stats-panel .stats")

@@ -5,6 +5,7 @@ screenshotted under test-artifacts/ and checked with axe-core."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import ExitStack
 
@@ -32,7 +33,10 @@ from tests.web.conftest import Site
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-FIRST, SECOND = "Question 1?", "Question 2?"
+FIRST, SECOND, THIRD = "Question 1?", "Question 2?", "Question 3?"
+# What a player sees after answering while grades wait for the close (answer_reveal on_close).
+NO_GRADE_YET = "Answer received — results when time is up."
+FROZEN = "Leaderboard frozen: the final standings will tell."
 
 
 @pytest.fixture(autouse=True)
@@ -57,13 +61,20 @@ def phone(browser: Browser, contexts: list[BrowserContext]) -> BrowserContext:
     return context
 
 
-def two_question_contest(*, seconds: int, intermission: int = 3) -> Contest:
-    contest = contest_with_questions(questions=2, intermission_seconds=intermission)
+def quiz(*texts: str, seconds: int, intermission: int = 3, **rules: object) -> Contest:
+    """A contest of single-choice questions with these texts (choice A is right)."""
+    contest = contest_with_questions(
+        questions=len(texts), intermission_seconds=intermission, **rules
+    )
     contest.questions.update(time_limit_seconds=seconds)
-    for question, text in zip(contest.ordered_questions(), [FIRST, SECOND], strict=True):
+    for question, text in zip(contest.ordered_questions(), texts, strict=True):
         question.text = text
         question.save(update_fields=["text"])
     return contest
+
+
+def two_question_contest(*, seconds: int, intermission: int = 3) -> Contest:
+    return quiz(FIRST, SECOND, seconds=seconds, intermission=intermission)
 
 
 def signed_in_player(context: BrowserContext, site: Site, display_name: str) -> PlayerPage:
@@ -71,6 +82,26 @@ def signed_in_player(context: BrowserContext, site: Site, display_name: str) -> 
     player = PlayerPage(context, site.url, display_name).open()
     player.sign_in(user.username, PASSWORD)
     return player
+
+
+def host_screen(
+    browser: Browser, contexts: list[BrowserContext], site: Site, organizer, contest: Contest
+) -> HostPage:
+    context = browser.new_context(viewport=BIG_SCREEN)
+    contexts.append(context)
+    host = HostPage(context, site.url)
+    host.sign_in_to_admin(organizer.username, PASSWORD)
+    host.open_from_home(contest.title)
+    return host
+
+
+def players_in(
+    browser: Browser, contexts: list[BrowserContext], site: Site, contest: Contest, *names: str
+) -> list[PlayerPage]:
+    players = [signed_in_player(phone(browser, contexts), site, name) for name in names]
+    for player in players:
+        player.join(contest.join_code)
+    return players
 
 
 def test_two_players_play_a_contest_to_the_end_watched_by_the_host(
@@ -281,3 +312,122 @@ def test_a_player_whose_sign_in_is_no_longer_valid_is_asked_to_sign_in_again(
     expect(player.page.get_by_role("heading", name="Sign in")).to_be_visible()
     assert player.sockets.closes, "the refused socket closed"
     assert player.errors == []
+
+
+def test_the_host_removes_a_player_mid_question_who_is_told_so_and_stays_out(
+    browser, site, contexts, organizer
+):
+    contest = two_question_contest(seconds=20)
+    host = host_screen(browser, contexts, site, organizer, contest)
+    ada, bo = players_in(browser, contexts, site, contest, "Ada", "Bo")
+    expect(host.player_names()).to_have_text(["Ada", "Bo"])
+    expect(host.page.get_by_role("button", name="Remove Bo")).to_be_visible()
+    checkpoint(host.page, "host-6-players")
+    host.control("Start")
+    for player in (ada, bo):
+        player.wait_for_question(FIRST)
+    ada.answer("A")
+    expect(ada.answer_status()).to_have_text(NO_GRADE_YET)
+
+    question = host.remove_player("Bo")
+
+    assert question.startswith("Remove Bo from the contest?"), question
+    expect(bo.page.locator("#game-alert p")).to_have_text(
+        "An organizer removed you from this contest, so you cannot join it again."
+    )
+    expect(bo.page.get_by_role("button", name="Join another contest")).to_be_visible()
+    expect(bo.page.locator("#stage .question")).to_have_count(0)
+    # Stopped for good, with no reconnection pending: the one socket it ever opened.
+    assert bo.page.evaluate("() => window.quiz.connection.stopped") is True
+    assert len(bo.sockets.sockets) == 1
+    expect(host.player_names()).to_have_text(["Ada"])
+    expect(host.page.locator("#player-count")).to_have_text("1")
+    expect(host.page.get_by_role("button", name="Remove Ada")).to_be_focused()
+    checkpoint(bo.page, "play-12-removed")
+    checkpoint(host.page, "host-7-player-removed")
+
+    host.accept_next_confirmation()
+    host.control("End contest")
+    expect(host.podium()).to_have_text(["Ada"], timeout=WAIT_MS)
+    expect(ada.page.get_by_text("You finished 1st of 1")).to_be_visible()
+    expect(ada.final_names()).to_have_text(["Ada (you)"])
+    assert ada.errors == bo.errors == host.errors == []
+
+
+def test_players_learn_their_grades_when_the_question_closes_and_see_the_board_freeze(
+    browser, site, contexts, organizer
+):
+    contest = quiz(
+        FIRST,
+        SECOND,
+        THIRD,
+        seconds=20,
+        intermission=2,
+        close_when_all_answered=True,
+        leaderboard_freeze_last=2,
+    )
+    host = host_screen(browser, contexts, site, organizer, contest)
+    ada, bo = players_in(browser, contexts, site, contest, "Ada", "Bo")
+    contest_start(contest_id=contest.pk)
+
+    ada.wait_for_question(FIRST)
+    bo.wait_for_question(FIRST)
+    bo.answer("A")
+    # Right, but not told so while Ada has still to answer: the question is open.
+    expect(bo.answer_status()).to_have_text(NO_GRADE_YET)
+    expect(bo.result_title()).to_have_count(0)
+    checkpoint(bo.page, "play-13-answer-received")
+    ada.answer("B")
+    # Everyone answered: the question closes, and the grades come with its close.
+    expect(bo.result_title()).to_have_text("Correct!")
+    expect(ada.result_title()).to_have_text("Not this time")
+    expect(ada.board_names()).to_have_text(["Bo", "Ada (you)"])
+
+    # The last two questions freeze the board: Ada overtakes Bo, but nobody sees it yet.
+    for question in (SECOND, THIRD):
+        ada.wait_for_question(question)
+        bo.wait_for_question(question)
+        if question == SECOND:
+            expect(host.page.locator("#board-note")).to_have_text("Leaderboard frozen")
+            checkpoint(host.page, "host-8-frozen")
+        ada.answer("A")
+        bo.answer("B")
+        if question == SECOND:
+            expect(ada.result_title()).to_have_text("Correct!")
+            expect(ada.page.locator("#board-note")).to_have_text(FROZEN)
+            expect(ada.board_names()).to_have_text(["Bo", "Ada (you)"])
+            # Her own total is hers to know; her place on the frozen board would mislead.
+            expect(ada.page.locator("#you-line")).not_to_contain_text(" of ")
+            checkpoint(ada.page, "play-14-frozen")
+
+    expect(ada.final_names()).to_have_text(["Ada (you)", "Bo"], timeout=WAIT_MS)
+    expect(bo.page.get_by_text("You finished 2nd of 2")).to_be_visible()
+    expect(host.podium()).to_have_text(["Ada", "Bo"])
+    assert ada.errors == bo.errors == host.errors == []
+
+
+def test_a_hidden_leaderboard_shows_players_only_the_final_standings(browser, site, contexts):
+    contest = quiz(
+        FIRST,
+        SECOND,
+        seconds=20,
+        intermission=2,
+        close_when_all_answered=True,
+        leaderboard_visible=False,
+    )
+    (solo,) = players_in(browser, contexts, site, contest, "Solo")
+    expect(solo.page.get_by_text("The leaderboard stays hidden until the end.")).to_be_visible()
+    contest_start(contest_id=contest.pk)
+
+    solo.wait_for_question(FIRST)
+    solo.answer("A")
+    expect(solo.result_title()).to_have_text("Correct!")
+    expect(solo.page.locator("#board-section")).to_be_hidden()
+    expect(solo.page.locator("#you-line")).to_have_text(re.compile(r"^[\d,]+ points$"))
+    checkpoint(solo.page, "play-15-hidden-board")
+    solo.wait_for_question(SECOND)
+    solo.answer("A")
+
+    expect(solo.final_names()).to_have_text(["Solo (you)"], timeout=WAIT_MS)
+    expect(solo.page.get_by_text("You finished 1st of 1")).to_be_visible()
+    assert solo.errors == []

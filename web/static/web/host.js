@@ -1,25 +1,31 @@
 // The host's big screen (/host/<id>/): the room as a viewer sees it over the WebSocket,
-// the players who joined (polled from the REST leaderboard, which lists everyone
-// registered, while the protocol announces no joins), and the organizer controls.
+// the players who joined (polled from the REST list of participants, while the protocol
+// announces no joins), each with a Remove button, and the organizer controls.
 // The admin's session is the only sign-in: socket tokens come from
 // POST /api/auth/session-token/, controls are POSTs with the CSRF token.
 
 import { ApiError, request } from "./api.js";
 import { answerText, applyMessage, emptyContest, isCorrectChoice, leaderboardVisible } from "./contest.js";
 import { ContestConnection } from "./protocol.js";
-import { $, Countdown, SHAPES, announce, h, leaderboardList, ordinal, plural, points } from "./ui.js";
+import { $, Countdown, SHAPES, announce, focusOn, h, leaderboardList, ordinal, plural, points } from "./ui.js";
 import { apiErrorText, closeText, socketErrorText } from "./words.js";
 
 const config = JSON.parse($("#host-config").textContent);
 const CONTROLS_PATH = `/api/contests/${config.contestId}`;
 // The lobby fills up fast; later, late joiners are rare.
 const PLAYERS_POLL_MS = { waiting: 2000, other: 10000 };
+// The most names the side panel shows (one page of the API); the rest are counted.
+const PLAYERS_SHOWN = 100;
 
 let model = emptyContest();
 model.title = config.title;
 let drawnKey = null;
+// The players still in (removed ones are left out), as the last poll found them.
+let players = { list: [], total: null };
 let playersTimer = null;
-let playersShown = 0;
+let playersPoll = 0; // the latest poll: an older answer arriving later is stale
+let playersDrawnKey = null;
+let socketTotal = 0;
 
 async function sessionToken() {
   const reply = await request("/api/auth/session-token/", { method: "POST", csrf: config.csrfToken });
@@ -75,22 +81,84 @@ function showAlert(text, ...extra) {
 async function pollPlayers() {
   clearTimeout(playersTimer);
   if (model.phase === "finished") return;
+  const poll = ++playersPoll;
   try {
-    const board = await request(`${CONTROLS_PATH}/leaderboard/?limit=100`);
-    drawPlayers(board.top.map((row) => row.display_name), board.total_participants);
+    const page = await request(`${CONTROLS_PATH}/participants/?removed=false&page_size=${PLAYERS_SHOWN}`);
+    if (poll !== playersPoll) return; // a later poll (after a removal, say) is on its way
+    players = { list: page.results, total: page.count };
+    drawPlayers();
   } catch {
-    // The next poll tries again; the count from the socket stays meanwhile.
+    // The next poll tries again; the list shown stays meanwhile.
   }
+  if (poll !== playersPoll) return;
   const wait = model.phase === "waiting" ? PLAYERS_POLL_MS.waiting : PLAYERS_POLL_MS.other;
   playersTimer = setTimeout(pollPlayers, wait);
 }
 
-function drawPlayers(names, total) {
-  playersShown = total;
-  $("#player-count").textContent = String(total);
+// Removing is for a contest that has not ended (once completed, the admin can still do it:
+// the final standings are rewritten, which this screen would not show).
+function canRemove() {
+  return config.canControl && (model.status === "upcoming" || model.status === "active");
+}
+
+function drawPlayers({ focusIndex = null } = {}) {
+  if (players.total === null) return;
+  const removable = canRemove();
+  const key = JSON.stringify([removable, players.total, players.list.map((p) => [p.id, p.display_name])]);
+  if (key === playersDrawnKey && focusIndex === null) return;
+  playersDrawnKey = key;
   const list = $("#player-names");
-  list.replaceChildren(...names.map((name) => h("li", { text: name })));
-  if (total > names.length) list.append(h("li", { class: "muted", text: `and ${total - names.length} more` }));
+  // A redraw must not take the keyboard focus away from the button it was on.
+  const focused = list.contains(document.activeElement) ? document.activeElement.dataset.participantId : null;
+  $("#player-count").textContent = String(players.total);
+  list.classList.toggle("with-controls", removable);
+  list.replaceChildren(
+    ...players.list.map((player) =>
+      h("li", { class: "player" }, h("span", { class: "player-name", text: player.display_name }), removable ? removeButton(player) : null),
+    ),
+  );
+  const shown = players.list.length;
+  if (players.total > shown) list.append(h("li", { class: "muted", text: `and ${players.total - shown} more` }));
+  const buttons = [...list.querySelectorAll("button[data-participant-id]")];
+  if (focusIndex !== null) {
+    // After a removal: the next player's button, so several can go in a row.
+    focusOn(buttons[Math.min(focusIndex, buttons.length - 1)] || $("#players-title"));
+  } else if (focused) {
+    focusOn(buttons.find((b) => b.dataset.participantId === focused) || $("#players-title"));
+  }
+}
+
+function removeButton(player) {
+  // Its name says whom it removes ("Remove Ada"); the screen shows "Remove" beside the name.
+  return h(
+    "button",
+    { type: "button", class: "remove-player", "data-participant-id": player.id, on: { click: (event) => removePlayer(player, event.currentTarget) } },
+    "Remove",
+    h("span", { class: "visually-hidden", text: ` ${player.display_name}` }),
+  );
+}
+
+async function removePlayer(player, button) {
+  const name = player.display_name;
+  const question =
+    `Remove ${name} from the contest? Their connection closes at once and they cannot join again; ` +
+    "their answers stay stored, but they leave the leaderboard and the final standings.";
+  if (!window.confirm(question)) return;
+  const message = $("#control-message");
+  message.textContent = "";
+  button.disabled = true;
+  const index = players.list.findIndex((p) => p.id === player.id);
+  try {
+    await request(`${CONTROLS_PATH}/participants/${player.id}/remove/`, { method: "POST", csrf: config.csrfToken });
+    // Shown at once; the poll below confirms it (and ignores any older answer).
+    players = { list: players.list.filter((p) => p.id !== player.id), total: Math.max(0, players.total - 1) };
+    drawPlayers({ focusIndex: Math.max(0, index) });
+    announce(`${name} was removed from the contest.`);
+  } catch (failure) {
+    button.disabled = false;
+    controlFailed(failure);
+  }
+  pollPlayers();
 }
 
 // --- Controls ----------------------------------------------------------------------------
@@ -108,15 +176,20 @@ for (const button of document.querySelectorAll("[data-control]")) {
       await request(`${CONTROLS_PATH}/${control}/`, { method: "POST", csrf: config.csrfToken });
       // What changed arrives over the WebSocket, like for every player.
     } catch (failure) {
-      if (failure instanceof ApiError && (failure.status === 401 || failure.status === 403)) {
-        message.replaceChildren("Your admin session cannot do this any more. ", signInAgainLink());
-      } else {
-        message.textContent = failure instanceof ApiError ? apiErrorText(failure) : String(failure);
-      }
+      controlFailed(failure);
     } finally {
       drawControls();
     }
   });
+}
+
+function controlFailed(failure) {
+  const message = $("#control-message");
+  if (failure instanceof ApiError && (failure.status === 401 || failure.status === 403)) {
+    message.replaceChildren("Your admin session cannot do this any more. ", signInAgainLink());
+  } else {
+    message.textContent = failure instanceof ApiError ? apiErrorText(failure) : String(failure);
+  }
 }
 
 function drawControls() {
@@ -175,13 +248,14 @@ function render() {
     $("#stage").replaceChildren(drawStage());
     countdown.attach($(".countdown-value", $("#stage")));
   }
+  // The socket's count of players moved (someone joined, or left the board): ask now.
+  // The count shown is the list's: a frozen or hidden board stops the socket's.
   const total = model.leaderboard.totalParticipants;
-  if (total) $("#player-count").textContent = String(total);
-  // The socket says someone joined whom the list does not show yet: ask now.
-  if (total > playersShown && model.phase !== "finished") {
-    playersShown = total;
+  if (total !== socketTotal && model.phase !== "finished") {
+    socketTotal = total;
     pollPlayers();
   }
+  drawPlayers();
   drawBoard();
   drawControls();
   document.body.dataset.phase = model.phase;
@@ -300,10 +374,12 @@ function drawBoard() {
   const visible = leaderboardVisible(model) && model.phase !== "finished";
   section.hidden = !visible;
   $("#board-note").textContent = model.leaderboard.frozen ? "Leaderboard frozen" : "";
+  // Answers revealed on close (the default) reach the board only when their question closes.
+  const onClose = !model.rules || model.rules.answerReveal !== "immediate";
   $("#board").replaceChildren(
     model.leaderboard.top.length
       ? leaderboardList(model.leaderboard.top, null, { label: "Leaderboard" })
-      : h("p", { class: "muted", text: "Scores appear after the first answers." }),
+      : h("p", { class: "muted", text: onClose ? "Scores appear when the first question closes." : "Scores appear after the first answers." }),
   );
 }
 

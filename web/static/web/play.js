@@ -39,6 +39,7 @@ let drawnKey = null;
 let drawnQuestion = null; // the question on screen, to give a new one the focus
 let drafts = new Map(); // questionId -> what the player typed or toggled, kept across redraws
 let detailsAsked = false;
+let outOfGame = false; // stopped for good (removed, refused): nothing left to play here
 const countdown = new Countdown(null, null, { onSecond: secondPassed });
 
 // --- Views ------------------------------------------------------------------------------
@@ -205,6 +206,7 @@ function enterGame() {
   drawnKey = null;
   drawnQuestion = null;
   detailsAsked = false;
+  outOfGame = false;
   showOnly(views, $("#view-game"));
   $("#game-alert").textContent = "";
   connection = new ContestConnection({
@@ -302,11 +304,17 @@ function stopped({ kind, code, reason, message }) {
   if (kind === "too-many" || kind === "too-big") {
     actions.push(h("button", { type: "button", class: "button", on: { click: () => enterGame() } }, "Try again"));
   } else {
-    // Removed, deactivated, or refused by the server's configuration: no way back in here.
+    // Removed, deactivated, or refused by the server's configuration: no way back in here,
+    // so the question and its answers go too (they could only be sent nowhere).
     session.contest = null;
+    outOfGame = true;
     actions.push(playAgainButton());
   }
   alertPlayer(text, ...actions);
+  if (outOfGame) {
+    render();
+    focusOn($("#game-alert p"));
+  }
 }
 
 function alertPlayer(text, ...actions) {
@@ -411,10 +419,17 @@ function render() {
     model.totalQuestions && model.questionIndex && model.phase !== "finished"
       ? `Question ${model.questionIndex} of ${model.totalQuestions}`
       : "";
-  $("#you-line").textContent = model.you
-    ? `${points(model.you.score)} · ${ordinal(model.you.rank)} of ${model.leaderboard.totalParticipants}`
-    : "";
+  $("#you-line").textContent = youLine();
   const stage = $("#stage");
+  if (outOfGame) {
+    drawnKey = null;
+    $("#game-progress").textContent = "";
+    $("#you-line").textContent = "";
+    stage.replaceChildren();
+    $("#board-section").hidden = true;
+    $("#leave").hidden = true;
+    return;
+  }
   const key = stageKey();
   if (key !== drawnKey) {
     const hadFocus = focusWithin(stage) && document.activeElement !== document.body;
@@ -436,6 +451,22 @@ function render() {
   $("#leave").hidden = model.phase === "finished";
 }
 
+// The player's score, and their place when a board tells it: the final standings, or the
+// live board unless it is hidden (no rank at all) or frozen (its rank is of then, the
+// score of now).
+function youLine() {
+  const you = model.you;
+  if (!you || typeof you.score !== "number") return "";
+  const score = points(you.score);
+  if (typeof you.rank !== "number") return score;
+  if (model.phase === "finished") {
+    const total = model.final && model.final.totalParticipants;
+    return total ? `${score} · ${ordinal(you.rank)} of ${total}` : score;
+  }
+  if (!leaderboardVisible(model) || model.leaderboard.frozen) return score;
+  return `${score} · ${ordinal(you.rank)} of ${model.leaderboard.totalParticipants}`;
+}
+
 function drawStage() {
   if (!model.contestId) return h("p", { class: "card muted", text: "Connecting to the contest…" });
   switch (model.phase) {
@@ -455,7 +486,8 @@ function drawStage() {
 function drawLobby() {
   const facts = h("dl", { class: "facts" });
   const fact = (term, value) => facts.append(h("div", {}, h("dt", { text: term }), h("dd", { text: value })));
-  fact("Players so far", String(model.leaderboard.totalParticipants || 1));
+  // A hidden board's contest_state has no count of players.
+  if (leaderboardVisible(model)) fact("Players so far", String(model.leaderboard.totalParticipants || 1));
   if (model.startTime) fact("Starts at", clockTime(model.startTime));
   else fact("Starts", "when the host starts it");
   if (model.totalQuestions) {
