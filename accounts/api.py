@@ -14,14 +14,14 @@ from rest_framework_simplejwt.views import TokenRefreshView as BaseTokenRefreshV
 
 from accounts.models import User
 from accounts.services import user_register
-from core.api import ErrorSerializer
+from core.api import ErrorSerializer, TextField
 
 
 class UserRegisterInputSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
+    username = TextField(max_length=150)
     # Passwords are taken as typed: leading or trailing spaces are part of them.
-    password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
-    display_name = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    password = TextField(max_length=128, trim_whitespace=False, write_only=True)
+    display_name = TextField(max_length=50, required=False, allow_blank=True)
 
 
 class UserOutputSerializer(serializers.ModelSerializer):

@@ -63,7 +63,8 @@ def _count_per_contest(queryset: QuerySet) -> Coalesce:
 def _contests() -> QuerySet[ContestWithCounts]:
     return Contest.objects.annotate(
         question_count=_count_per_contest(Question.objects.all()),
-        participant_count=_count_per_contest(Participant.objects.all()),
+        # Removed players are out of the contest (its board, its standings): not counted.
+        participant_count=_count_per_contest(Participant.objects.filter(removed_at=None)),
     )
 
 

@@ -182,7 +182,7 @@ class QuerySerializer(serializers.Serializer):
     field error like any other."""
 
     def to_internal_value(self, data: Any) -> Any:
-        names: list[str] = [str(name) for name in self.fields.keys()]
+        names = [str(name) for name in self.fields]
         blank = {
             name: ["This field may not be blank."]
             for name in names

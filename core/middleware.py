@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import DisallowedHost
+from django.core.exceptions import DisallowedHost, RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from core import logs
@@ -105,8 +105,8 @@ class AllowedHostsMiddleware:
 class ChunkedBodyMiddleware:
     """A body sent without a Content-Length (`Transfer-Encoding: chunked`) is read like one
     with it: DRF reads no body at all without that header, and Django checks its size limit
-    against the header only. Here the body is measured: over DATA_UPLOAD_MAX_MEMORY_SIZE it
-    is the API's JSON 413, otherwise its length is set for the views."""
+    against the header only. Here the body is read (Django stops past
+    DATA_UPLOAD_MAX_MEMORY_SIZE: the API's JSON 413), and its length set for the views."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -114,9 +114,11 @@ class ChunkedBodyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.META.get("CONTENT_LENGTH") or request.method in ("GET", "HEAD", "OPTIONS"):
             return self.get_response(request)
-        body = request.body  # the ASGI handler has the whole body already
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        if limit is not None and len(body) > limit:
+        try:
+            # Django stops reading past DATA_UPLOAD_MAX_MEMORY_SIZE.
+            body = request.body
+        except RequestDataTooBig:
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
             return JsonResponse(
                 {
                     "code": "REQUEST_TOO_LARGE",

@@ -335,6 +335,12 @@ def pop_dirty(client: redis.Redis) -> set[str]:
     return set(members)
 
 
+def take_dirty(client: redis.Redis, contest_id: str) -> bool:
+    """Take one contest off the dirty set; True if it was on it (a concurrent flush that
+    took it first gets it, this call nothing)."""
+    return bool(client.srem(dirty_key(), contest_id))
+
+
 def mark_dirty(client: redis.Redis, contest_id: str) -> None:
     client.sadd(dirty_key(), contest_id)
 

@@ -41,6 +41,12 @@ class _MemoryDirty:
         with self._lock:
             self._ids.add(contest_id)
 
+    def take(self, contest_id: str) -> bool:
+        with self._lock:
+            taken = contest_id in self._ids
+            self._ids.discard(contest_id)
+            return taken
+
     def pop_all(self) -> set[str]:
         with self._lock:
             ids, self._ids = self._ids, set()
@@ -250,6 +256,29 @@ def leaderboard_flush() -> None:
             # Gone if Redis was flushed meanwhile, which needs no release.
             with contextlib.suppress(redis.exceptions.LockError):
                 lock.release()
+
+
+def leaderboard_broadcast_now(*, contest_id: ContestId) -> None:
+    """The contest's board at once, if it changed since its last broadcast: after a
+    question whose answers are revealed on close has closed, so players see the new board
+    in the intermission instead of up to a flush interval later (the one-per-interval
+    rule still holds)."""
+    cid = str(contest_id)
+    client = get_redis()
+    if client is None:
+        if not _memory_dirty.take(cid):
+            return
+    elif not live.take_dirty(client, cid):
+        return
+    try:
+        _broadcast(client, cid)
+    except Exception:
+        # The next flush sends it.
+        logger.exception("leaderboard broadcast of contest %s failed", cid)
+        if client is None:
+            _memory_dirty.add(cid)
+        else:
+            live.mark_dirty(client, cid)
 
 
 @transaction.atomic

@@ -10,13 +10,13 @@ from rest_framework import serializers
 from contests import grading
 from contests.models import MAX_QUESTIONS_PER_CONTEST, Contest, Participant, Question
 from contests.selectors import QuestionInPlay
-from core.api import StrictSerializer
+from core.api import QuerySerializer, StrictSerializer, TextField
 
 # --- Input ---------------------------------------------------------------------------------
 
 
 class ChoiceInputSerializer(StrictSerializer):
-    text = serializers.CharField(max_length=500)
+    text = TextField(max_length=500)
     is_correct = serializers.BooleanField(required=False, help_text="Default false.")
     order = serializers.IntegerField(min_value=0, required=False, help_text="Default: position.")
 
@@ -30,13 +30,13 @@ def _decimal(**kwargs: Any) -> serializers.DecimalField:
 class QuestionInputSerializer(StrictSerializer):
     order = serializers.IntegerField(min_value=0, required=False, help_text="Default: position.")
     type = serializers.ChoiceField(choices=Question.Type.choices)
-    text = serializers.CharField()
+    text = TextField()
     points = serializers.IntegerField(required=False, help_text="0..10000, default 1000.")
     time_limit_seconds = serializers.IntegerField(required=False, help_text="5..600, default 20.")
     numeric_answer = _decimal(allow_null=True, help_text="numeric: the answer.")
     numeric_tolerance = _decimal(help_text="numeric: accepted distance, default 0.")
     accepted_answers = serializers.ListField(
-        child=serializers.CharField(), required=False, help_text="text: the accepted answers."
+        child=TextField(), required=False, help_text="text: the accepted answers."
     )
     choices = ChoiceInputSerializer(
         many=True, required=False, help_text="single_choice and multiple_choice only."
@@ -46,8 +46,8 @@ class QuestionInputSerializer(StrictSerializer):
 class ContestInputSerializer(StrictSerializer):
     """The contest document of POST /api/contests/ and import_contest."""
 
-    title = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True)
+    title = TextField(max_length=200)
+    description = TextField(required=False, allow_blank=True)
     start_time = serializers.DateTimeField(
         required=False, allow_null=True, help_text="null: started by hand."
     )
@@ -77,12 +77,12 @@ class ContestInputSerializer(StrictSerializer):
     )
 
 
-class ContestListFilterSerializer(serializers.Serializer):
+class ContestListFilterSerializer(QuerySerializer):
     status = serializers.ChoiceField(choices=Contest.Status.choices, required=False)
-    join_code = serializers.CharField(max_length=16, required=False)
+    join_code = TextField(max_length=16, required=False)
 
 
-class ParticipantListFilterSerializer(serializers.Serializer):
+class ParticipantListFilterSerializer(QuerySerializer):
     # Absent means everyone (None); without allow_null, DRF reads a boolean missing from a
     # query string as false.
     removed = serializers.BooleanField(
@@ -93,7 +93,7 @@ class ParticipantListFilterSerializer(serializers.Serializer):
 
 
 class ParticipantRegisterInputSerializer(StrictSerializer):
-    display_name = serializers.CharField(
+    display_name = TextField(
         max_length=50, required=False, help_text="Default: the account's display name."
     )
 

@@ -9,7 +9,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -29,7 +28,7 @@ from contests.api.serializers import (
 )
 from contests.controls import Control
 from contests.errors import ContestNotFound, ParticipantNotFound
-from core.api import ErrorSerializer, HasModelPermission, path_uuid
+from core.api import ErrorSerializer, HasModelPermission, StrictPageNumberPagination, path_uuid
 
 # --- Views ---------------------------------------------------------------------------------
 
@@ -59,9 +58,8 @@ def _signed_in_user(request: Request) -> User:
     return request.user
 
 
-class ContestPagination(PageNumberPagination):
+class ContestPagination(StrictPageNumberPagination):
     page_size = 20
-    page_size_query_param = "page_size"
     max_page_size = 100
 
 

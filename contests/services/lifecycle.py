@@ -35,9 +35,11 @@ from core import logs, metrics
 from core.periodic import run_task_at
 from core.time import db_now
 from core.types import ContestId, QuestionId
+from leaderboard.ranking import Totals
 from leaderboard.selectors import leaderboard_top, totals_from_database
 from leaderboard.services import (
     final_standings_write,
+    leaderboard_broadcast_now,
     leaderboard_record_many,
     leaderboard_touch,
 )
@@ -234,9 +236,13 @@ def _revealed_reach_board(contest: Contest, questions: list[Question], closed: Q
         question_ids=[str(q.pk) for q in questions[:through]],
         answered_question_id=closed.pk,
     )
-    transaction.on_commit(
-        lambda: leaderboard_record_many(contest_id=contest.pk, totals=totals), robust=True
-    )
+    transaction.on_commit(lambda: _board_moves(contest.pk, totals), robust=True)
+
+
+def _board_moves(contest_id: ContestId, totals: list[Totals]) -> None:
+    # Players see the board the close moved at once, not up to a flush interval later.
+    leaderboard_record_many(contest_id=contest_id, totals=totals)
+    leaderboard_broadcast_now(contest_id=contest_id)
 
 
 def _contest_complete(contest: Contest, now: datetime) -> None:

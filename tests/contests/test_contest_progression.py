@@ -101,7 +101,8 @@ def test_closing_reveals_the_answer_with_exact_stats(running, committed, broadca
 
     committed(contest_tick, now=now)
 
-    assert broadcasts.events(running.pk) == ["question_change"]
+    # Revealed on close (the default): the board the close moved follows at once.
+    assert broadcasts.events(running.pk) == ["question_change", "leaderboard_update"]
     change = broadcasts.data("question_change")[0]
     assert change["closedQuestionId"] == str(first.pk)
     assert change["correctAnswer"] == str(first.choices.get(text="A").pk)

@@ -79,6 +79,9 @@ class View:
     # From the last contest_state: the answer the server says this player gave to the
     # question at its questionIndex.
     your_submission: dict[str, Any] | None = None
+    # closed question id -> the player's own result that came with its question_change
+    # (or with a state's lastQuestionChange).
+    results: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> tuple[str | None, str | None, int, frozenset[str], frozenset[str]]:
         return self.status, self.phase, self.index, frozenset(self.opened), frozenset(self.closed)
@@ -139,6 +142,11 @@ class Client:
         if self.reader is not None:
             await asyncio.wait_for(self.reader, TIMEOUT)
         self.ws = self.reader = None
+
+    async def open_and_resync(self) -> dict[str, Any]:
+        """PROTOCOL.md's "on reconnect": a new socket, then resync from the position."""
+        await self.open()
+        return await self.request("resync", self.resync_data())
 
     async def request(self, event: str, data: Any) -> dict[str, Any]:
         """Send, and return the direct reply (the message echoing the requestId); the
@@ -291,6 +299,7 @@ class Client:
         elif event == "question_change":
             view.phase = "intermission"
             view.closed.add(data["closedQuestionId"])
+            view.results[data["closedQuestionId"]] = data.get("yourResult")
         elif event == "contest_end":
             view.status, view.phase = data["status"], "finished"
 
@@ -299,7 +308,8 @@ class Client:
         index, phase = state["questionIndex"], state["phase"]
         opened = self.question_ids[:index]
         closed = opened[:-1] if phase == "question" else opened
-        shown = (state["lastQuestionChange"] or {}).get("closedQuestionId")
+        change = state["lastQuestionChange"] or {}
+        shown = change.get("closedQuestionId")
         if phase == "intermission" and index and shown != opened[-1]:
             self.violations.append(
                 f"{self.name}: a state in the intermission after question {index} shows "
@@ -312,4 +322,7 @@ class Client:
             opened=set(opened),
             closed=set(closed),
             your_submission=state["yourSubmission"],
+            results=self.view.results,  # what it was told so far stays: a history
         )
+        if shown is not None:
+            self.view.results[shown] = change.get("yourResult")

@@ -3,18 +3,19 @@
 
 The machine plays a 3-question contest (single choice, multiple choice, numeric) to 3
 players with 1-2 sockets each. Its rules join, answer (in time, late, twice, malformed),
-resync, reconnect, drop sockets, start, open and time out questions (the clock's own
-transitions, `contest_tick` at the instants they fall due), skip, end, and flush Redis.
-After every step it waits until the outbox is published and every socket is at the event
-log's position, then checks that:
+resync, reconnect (with an answer in flight whose reply is lost), drop sockets, start,
+open and time out questions (the clock's own transitions, `contest_tick` at the instants
+they fall due), skip, end (those three maybe while an answer is on its way), and flush
+Redis (maybe while a socket is away). After every step it waits until the outbox is
+published and every socket is at the event log's position, then checks that:
 
 - every acknowledged answer is stored with its submission id, none twice, and every
   stored answer of the players was acknowledged (its reply, or a later
   DUPLICATE_SUBMISSION); a refused answer stored nothing;
 - every socket, running PROTOCOL.md's client algorithm, shows what the Contest row holds;
 - no socket got a room event twice, or a seq that did not follow the last of its epoch;
-- every question opened and closed at most once, and its question_change reached every
-  socket joined when it closed;
+- every question opened and closed at most once, its question_change reached every
+  socket joined when it closed, and its stats count exactly its stored answers;
 - a completed contest's final standings are the database's ranking.
 
 The clock is the test's: questions last 600 s and nothing runs the tick but the rules,
@@ -78,8 +79,8 @@ ACTIVE, UPCOMING = Contest.Status.ACTIVE, Contest.Status.UPCOMING
 COMPLETED = Contest.Status.COMPLETED
 
 SETTINGS = settings(
-    max_examples=12,
-    stateful_step_count=50,
+    max_examples=10,
+    stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
@@ -169,13 +170,23 @@ def answers_of_the_wrong_shape(question: Question, foreign_choice: str) -> st.Se
 
 
 class ContestMachine(RuleBasedStateMachine):
+    """Hypothesis orders rules by their number of arguments, then by name, and leans to
+    the first one that applies. The names are chosen so that this leaning plays the
+    contest through (start, answers, time-outs, next questions) rather than repeating one
+    always-applicable rule: the only rules without arguments are the start and the
+    opening of the next question, "a_player_answers_in_time" comes first of the others and
+    the clock's time-out second."""
+
     def __init__(self, server: DaphneServer, sockets: SocketLoop) -> None:
         super().__init__()
         self.server, self.sockets = server, sockets
         redis = get_redis()
         assert redis is not None
         redis.flushdb()
-        contest = contest_of_every_type(intermission_seconds=0)
+        # No early close: whether a question closes when everyone in the room answered
+        # depends on the room registry in Redis (refreshed every 10 s after a flush) and on
+        # when the server handles a socket's leaving, which no step can wait for.
+        contest = contest_of_every_type(intermission_seconds=0, close_when_all_answered=False)
         contest.questions.filter(order=4).delete()
         contest.questions.update(time_limit_seconds=TIME_LIMIT_SECONDS)
         self.contest = contest
@@ -295,7 +306,7 @@ class ContestMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.players_with_a_free_socket() or len(self.clients) > 1)
     @rule(data=st.data())
-    def a_socket_opens_or_closes(self, data: st.DataObject) -> None:
+    def socket_opens_or_closes(self, data: st.DataObject) -> None:
         """A player opens another socket and joins, or closes one for good."""
         can_open, can_close = self.players_with_a_free_socket(), len(self.clients) > 1
         if can_open and (not can_close or data.draw(st.booleans(), label="opens")):
@@ -310,7 +321,7 @@ class ContestMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.clients)
     @rule(data=st.data(), how=st.sampled_from(["resync", "resync from scratch", "join again"]))
-    def a_socket_catches_up(self, data: st.DataObject, how: str) -> None:
+    def socket_catches_up(self, data: st.DataObject, how: str) -> None:
         """A settled socket that resyncs from its position misses nothing; one that
         resyncs without a position, or joins again, gets the state."""
         client = data.draw(st.sampled_from(self.clients), label="socket")
@@ -328,7 +339,7 @@ class ContestMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.clients)
     @rule(data=st.data(), answer_in_flight=st.booleans())
-    def a_socket_reconnects(self, data: st.DataObject, answer_in_flight: bool) -> None:
+    def socket_reconnects(self, data: st.DataObject, answer_in_flight: bool) -> None:
         """Close a socket, open another for the same player and resync from its position.
         With an answer in flight, the reply to it is lost with the socket: the player
         sends it again on the new socket."""
@@ -343,8 +354,7 @@ class ContestMachine(RuleBasedStateMachine):
             if resend is not None:
                 await client.send("submit_answer", resend)
             await client.close()
-            await client.open()
-            return await client.request("resync", client.resync_data())
+            return await client.open_and_resync()
 
         reply = self.call(reconnect())
         note(f"a reconnection's resync: {reply['event']}")
@@ -364,7 +374,7 @@ class ContestMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.clients_who_answered(False))
     @rule(data=st.data())
-    def answer_in_time(self, data: st.DataObject) -> None:
+    def a_player_answers_in_time(self, data: st.DataObject) -> None:
         question = self.open_question()
         assert question is not None
         client = data.draw(st.sampled_from(self.clients_who_answered(False)), label="socket")
@@ -382,7 +392,7 @@ class ContestMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.clients_who_answered(True))
     @rule(data=st.data())
-    def answer_twice(self, data: st.DataObject) -> None:
+    def player_answers_twice(self, data: st.DataObject) -> None:
         question = self.open_question()
         assert question is not None
         client = data.draw(st.sampled_from(self.clients_who_answered(True)), label="socket")
@@ -394,7 +404,7 @@ class ContestMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.clients)
     @rule(data=st.data())
-    def answer_out_of_time(self, data: st.DataObject) -> None:
+    def player_answers_out_of_time(self, data: st.DataObject) -> None:
         """An answer to a question that is not open: closed (late), not asked yet, or
         after the end."""
         client = data.draw(st.sampled_from(self.clients), label="socket")
@@ -414,7 +424,7 @@ class ContestMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.clients)
     @rule(data=st.data())
-    def answer_malformed(self, data: st.DataObject) -> None:
+    def player_answers_malformed(self, data: st.DataObject) -> None:
         client = data.draw(st.sampled_from(self.clients), label="socket")
         question = self.open_question()
         qid = str((question or self.questions[0]).pk)
@@ -467,39 +477,36 @@ class ContestMachine(RuleBasedStateMachine):
         self.settle()
 
     @precondition(lambda self: self.open_question() is not None)
-    @rule(data=st.data(), answer_in_flight=st.booleans())
-    def clock_times_the_question_out(self, data: st.DataObject, answer_in_flight: bool) -> None:
+    @rule(data=st.data())
+    def clock_times_the_question_out(self, data: st.DataObject) -> None:
         """The tick closes the open question once its deadline and the grace passed."""
         assert self.contest.question_deadline is not None
         due = self.contest.question_deadline + grace() + timedelta(milliseconds=1)
-        self.close_while_answering(data, answer_in_flight, lambda: contest_tick(now=due))
+        self.close_while_answering(data, lambda: contest_tick(now=due))
+        self.settle()
 
     @precondition(lambda self: self.open_question() is not None)
-    @rule(data=st.data(), answer_in_flight=st.booleans())
-    def organizer_skips_the_question(self, data: st.DataObject, answer_in_flight: bool) -> None:
-        self.close_while_answering(
-            data, answer_in_flight, lambda: question_skip(contest_id=self.contest.pk)
-        )
+    @rule(data=st.data())
+    def organizer_skips_the_question(self, data: st.DataObject) -> None:
+        self.close_while_answering(data, lambda: question_skip(contest_id=self.contest.pk))
+        self.settle()
 
     @precondition(lambda self: self.contest.status == ACTIVE)
-    @rule(data=st.data(), answer_in_flight=st.booleans())
-    def organizer_ends_the_contest(self, data: st.DataObject, answer_in_flight: bool) -> None:
-        self.close_while_answering(
-            data, answer_in_flight, lambda: contest_end_now(contest_id=self.contest.pk)
-        )
+    @rule(data=st.data())
+    def organizer_ends_the_contest(self, data: st.DataObject) -> None:
+        self.close_while_answering(data, lambda: contest_end_now(contest_id=self.contest.pk))
+        self.settle()
 
-    def close_while_answering(
-        self, data: st.DataObject, answer_in_flight: bool, close: Callable[[], object]
-    ) -> None:
+    def close_while_answering(self, data: st.DataObject, close: Callable[[], object]) -> None:
         """Close the open question (if any), maybe while a player's answer to it is on
         its way: it is stored and acknowledged (it came first), or refused with nothing
         stored (the close came first)."""
         question = self.open_question()
         if question is not None:
             self.witnesses[str(question.pk)] = list(self.clients)
-        answering = self.clients_who_answered(False) if answer_in_flight else []
+        answering = self.clients_who_answered(False)
         sent: tuple[Client, str] | None = None
-        if question is not None and answering:
+        if question is not None and answering and data.draw(st.booleans(), label="in flight"):
             client = data.draw(st.sampled_from(answering), label="socket")
             answer = data.draw(valid_answers(question), label="answer")
             body = {"contestId": self.cid, "questionId": str(question.pk), "answer": answer}
@@ -517,18 +524,24 @@ class ContestMachine(RuleBasedStateMachine):
                 assert code_of(reply) in RACING_A_CLOSE, reply
                 stored = [row for row in self.stored() if row[:2] == key]
                 assert stored == [row for row in before if row[:2] == key], "refused, stored"
-        self.settle()
 
-    @rule()
-    def redis_loses_everything(self) -> None:
+    @rule(data=st.data())
+    def redis_loses_everything(self, data: st.DataObject) -> None:
         """A Redis flush: the event log (a new epoch), the live board, the connection
-        slots."""
-        before = sum((c.resyncs for c in self.clients), Counter())
+        slots. A socket may be away meanwhile: it comes back with the old epoch."""
+        away = data.draw(st.none() | st.sampled_from(self.clients), label="socket away")
+        if away is not None:
+            self.call(away.close())
+        present = [c for c in self.clients if c is not away]
+        before = sum((c.resyncs for c in present), Counter())
         redis = get_redis()
         assert redis is not None
         redis.flushdb()
+        if away is not None:
+            reply = self.call(away.open_and_resync())
+            assert reply["event"] == "contest_state", reply
         self.settle()
-        learnt = sum((c.resyncs for c in self.clients), Counter()) - before
+        learnt = sum((c.resyncs for c in present), Counter()) - before
         note(f"sockets told of a flush by: {', '.join(sorted(learnt)) or 'nothing'}")
 
     # --- Invariants ------------------------------------------------------------------------
@@ -568,6 +581,22 @@ class ContestMachine(RuleBasedStateMachine):
             if mine is not None:
                 key = (self.owner[client], mine["questionId"])
                 assert stored.get(key) == mine["submissionId"], (client, mine)
+
+    @invariant()
+    def each_players_result_on_a_close_is_their_stored_answer(self) -> None:
+        """question_change's yourResult, filled in per recipient (also on a replay)."""
+        rows = Submission.objects.filter(question__contest=self.contest).values_list(
+            "participant__user_id", "question_id", "is_correct", "points_awarded"
+        )
+        stored = {(str(u), str(q)): (correct, points) for u, q, correct, points in rows}
+        for client in [*self.clients, *self.gone]:
+            for question_id, result in client.view.results.items():
+                answer = stored.get((self.owner[client], question_id))
+                expected = {"answered": answer is not None}
+                if answer is not None:
+                    expected.update(isCorrect=answer[0], pointsAwarded=answer[1])
+                assert result is not None, (client, question_id)
+                assert {k: result[k] for k in expected} == expected, (client, result, answer)
 
     @invariant()
     def no_socket_got_a_room_event_twice_or_out_of_order(self) -> None:
@@ -628,6 +657,9 @@ def server_errors(server: DaphneServer) -> list[str]:
     ]
 
 
+# A passing run takes about a minute; a failing one adds hypothesis' shrinking (it stops
+# after five minutes) to print the shortest sequence of steps it found.
+@pytest.mark.timeout(600)
 def test_players_sockets_clock_and_redis_flushes_in_any_order_keep_every_invariant(
     transactional_db,
 ):
@@ -635,7 +667,7 @@ def test_players_sockets_clock_and_redis_flushes_in_any_order_keep_every_invaria
     # The rate limit is not under test here: a step may send many messages at once.
     server = DaphneServer(
         child_env(
-            WS_CATCH_UP_INTERVAL_SECONDS="0.2",
+            WS_CATCH_UP_INTERVAL_SECONDS="0.1",
             WS_RATE_LIMIT_BURST="1000",
             WS_RATE_LIMIT_PER_SECOND="1000",
         )
