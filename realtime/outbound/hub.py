@@ -169,10 +169,18 @@ class Hub:
         if participant_id is None:
             return
         try:
-            await presence.ajoin(contest_id, participant_id, self.presence_token)
+            if await presence.ajoin(contest_id, participant_id, self.presence_token):
+                # The registry was gone (Redis lost its data): with this participant alone
+                # in it, their answer would look like the whole room's and close the
+                # question early.
+                await self._present_all(contest_id)
         except Exception:
             # Joining still works; the refresh adds the participant again.
             logger.exception("Could not record a participant in contest %s's room", contest_id)
+
+    async def _present_all(self, contest_id: str) -> None:
+        participants = {m.participant_id for m in self.rooms.get(contest_id, ()) if m.participant_id}
+        await presence.arefresh(contest_id, participants, self.presence_token)
 
     async def _absent(self, contest_id: str, participant_id: str | None) -> None:
         if participant_id is None:
@@ -186,10 +194,9 @@ class Hub:
     async def _presence_forever(self) -> None:
         while True:
             await asyncio.sleep(presence.REFRESH_SECONDS)
-            for contest_id, room in list(self.rooms.items()):
-                participants = {m.participant_id for m in room if m.participant_id}
+            for contest_id in list(self.rooms):
                 try:
-                    await presence.arefresh(contest_id, participants, self.presence_token)
+                    await self._present_all(contest_id)
                 except Exception:
                     logger.exception("Could not refresh the presence in contest %s", contest_id)
 
@@ -316,6 +323,13 @@ class Hub:
             await self._write(contest_id, text, position)
 
     async def _resync_required(self, contest_id: str, reason: str) -> None:
+        if reason == RESYNC_EPOCH_CHANGED:
+            # Redis lost the room's state, its presence registry with it: fill it again
+            # before any of these sockets, told to resync, can answer (docs/CLOCK.md).
+            try:
+                await self._present_all(contest_id)
+            except Exception:
+                logger.exception("Could not refill contest %s's room registry", contest_id)
         text = envelope("resync_required", resync_required_payload(contest_id, reason=reason))
         await self._write(contest_id, text, None)
 

@@ -33,13 +33,15 @@ REFRESH_SECONDS = 10
 ANSWERED_TTL_SECONDS = 3600
 _SEPARATOR = "@"
 
-# KEYS: presence set. ARGV: ttl ms, then members. Adds or refreshes them.
+# KEYS: presence set. ARGV: ttl ms, then members. Adds or refreshes them; 1 if the set
+# was not there (a new room, or Redis lost it), else 0.
 _ADD_LUA = """
+local lost = 1 - redis.call('EXISTS', KEYS[1])
 local t = redis.call('TIME')
 local expiry = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
 for i = 2, #ARGV do redis.call('ZADD', KEYS[1], expiry, ARGV[i]) end
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
-return 1
+return lost
 """
 
 # KEYS: presence set. Returns the members that have not expired.
@@ -167,14 +169,17 @@ _memory = _Memory()
 # --- The hub's side (async, on the server's loop) ---------------------------------------
 
 
-async def ajoin(contest_id: str, participant_id: str, token: str) -> None:
+async def ajoin(contest_id: str, participant_id: str, token: str) -> bool:
+    """Add a participant; True if the room's registry was not there before (new, or lost
+    with Redis' data: then the caller adds back the others it holds)."""
     client = get_async_redis()
     if client is None:
         _memory.add(contest_id, participant_id, token)
-        return
-    await client.eval(
+        return False
+    lost = await client.eval(
         _ADD_LUA, 1, _presence_key(contest_id), TTL_SECONDS * 1000, _member(participant_id, token)
     )
+    return bool(lost)
 
 
 async def aleave(contest_id: str, participant_id: str, token: str) -> None:

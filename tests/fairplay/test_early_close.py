@@ -4,6 +4,7 @@ when the last one missing leaves, never for an empty room, once whoever triggers
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -20,10 +21,12 @@ from contests.services import (
     question_close_if_all_answered,
     submission_create,
 )
+from core.redis import get_redis
 from realtime.outbound import broadcast, presence
 from tests.factories import UserFactory, contest_with_questions, open_question
 from tests.fairplay.conftest import db, played, player_on
 from tests.realtime.conftest import run
+from tests.servers import DaphneServer, child_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,6 +111,93 @@ def test_the_last_one_missing_leaving_the_room_lets_the_question_close(daphne_se
     assert still_open is True
     assert close["data"]["yourResult"]["answered"] is True
     assert len(question_changes(contest)) == 1
+
+
+@pytest.fixture
+def two_watchful_servers(transactional_db) -> Iterator[tuple[DaphneServer, DaphneServer]]:
+    """Two web processes that compare what they delivered with the event log 5 times a
+    second, so they notice quickly that Redis lost its data."""
+    servers = [
+        DaphneServer(child_env(WS_CATCH_UP_INTERVAL_SECONDS="0.2")).start() for _ in range(2)
+    ]
+    try:
+        yield servers[0], servers[1]
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@pytest.mark.e2e
+def test_after_redis_loses_its_data_one_answer_does_not_close_for_the_whole_room(
+    two_watchful_servers,
+):
+    contest = early_contest()
+    q1 = played(contest)[0]
+    ada, bob = UserFactory(), UserFactory()
+    ada_server, bob_server = two_watchful_servers
+
+    async def scenario():
+        async with player_on(ada_server, ada) as a:
+            async with player_on(bob_server, bob) as b:
+                await a.join(contest)
+                await b.join(contest)
+                await db(contest_start)(contest_id=contest.pk)
+                await a.event("question_broadcast")
+                get_redis().flushdb()
+                # Each hub refills the room's registry before it tells its sockets.
+                await a.event("resync_required")
+                await b.event("resync_required")
+            # Bob comes back on a new socket, the only one to rejoin, and answers.
+            async with player_on(bob_server, bob) as b:
+                await b.join(contest)
+                assert (await b.answer(contest, q1, "B"))["event"] == "submission_result"
+                await b.request("ping", {})
+                still_open = (await db(reload)(contest)).question_open
+                # The registry is whole, not just cautious: Ada's answer closes it.
+                await a.answer(contest, q1, "A")
+                close = await b.event("question_change")
+        return still_open, close
+
+    still_open, close = run(scenario)
+    assert still_open is True
+    assert close["data"]["closedQuestionId"] == str(q1.pk)
+
+
+@pytest.mark.e2e
+def test_a_join_that_finds_the_room_registry_gone_fills_it_again(transactional_db):
+    """Before the hub's own check notices (never, here) that Redis lost its data."""
+    server = DaphneServer(child_env(WS_CATCH_UP_INTERVAL_SECONDS="600")).start()
+    contest = early_contest()
+    q1 = played(contest)[0]
+    ada, bob, cy = UserFactory(), UserFactory(), UserFactory()
+
+    async def scenario():
+        async with player_on(server, ada) as a, player_on(server, bob) as b:
+            await a.join(contest)
+            await b.join(contest)
+            await db(contest_start)(contest_id=contest.pk)
+            await a.event("question_broadcast")
+            get_redis().flushdb()
+            async with player_on(server, cy) as c:
+                await c.join(contest)
+                assert (await c.answer(contest, q1, "A"))["event"] == "submission_result"
+                await c.request("ping", {})
+                return (await db(reload)(contest)).question_open, await db(joined)(contest)
+
+    try:
+        still_open, in_room = run(scenario)
+    finally:
+        server.stop()
+    assert still_open is True
+    assert in_room == {participant_of(contest, user) for user in (ada, bob, cy)}
+
+
+def joined(contest: Contest) -> set[str]:
+    return presence.joined_participants(contest_id=contest.pk)
+
+
+def participant_of(contest: Contest, user) -> str:
+    return str(contest.participants.get(user=user).pk)
 
 
 def join_room(contest: Contest, *users) -> list[str]:
