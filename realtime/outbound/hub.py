@@ -179,7 +179,9 @@ class Hub:
             logger.exception("Could not record a participant in contest %s's room", contest_id)
 
     async def _present_all(self, contest_id: str) -> None:
-        participants = {m.participant_id for m in self.rooms.get(contest_id, ()) if m.participant_id}
+        participants = {
+            m.participant_id for m in self.rooms.get(contest_id, ()) if m.participant_id
+        }
         await presence.arefresh(contest_id, participants, self.presence_token)
 
     async def _absent(self, contest_id: str, participant_id: str | None) -> None:
