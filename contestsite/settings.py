@@ -226,6 +226,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_KEY_PREFIX}:cele
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# No task is acks_late (each is safe to lose: the next tick redoes it), so this cancels
+# nothing; it is Celery 6's default and silences 5.x's warning on every broker drop.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TIMEZONE = "UTC"
 
 # --- Contest knobs --------------------------------------------------------------------

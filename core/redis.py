@@ -136,7 +136,12 @@ class TransientRedisErrors(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
-            if caused_by_outage(exc):
+            # A critical record of another error met while handling a lost connection (a
+            # Celery worker giving up) is a fault, not an outage ridden out.
+            outage = is_transient(exc) or (
+                record.levelno < logging.CRITICAL and caused_by_outage(exc)
+            )
+            if outage:
                 # The first line only: Celery beat appends the formatted stack to it.
                 first = record.getMessage().splitlines()[0]
                 record.msg = f"{first} ({type(exc).__name__}: {exc})"

@@ -54,6 +54,7 @@ class ContestConsumer(AsyncWebsocketConsumer):
         # clean their connections up themselves).
         self.scope = scope
         self.channel_layer = None
+        self.raw_send = send
         self.base_send = metrics.counting_send(send)
         metrics.ws_opened()
         try:
@@ -94,7 +95,7 @@ class ContestConsumer(AsyncWebsocketConsumer):
                 refusal = Refusal(shutdown.CLOSE_SERVICE_RESTART, shutdown.RESTART_REASON)
             else:
                 self.session = Session(
-                    user=user, hub=get_hub(), base_send=self.base_send, close=self._close
+                    user=user, hub=get_hub(), base_send=self.raw_send, close=self._close
                 )
         if refusal is not None:
             await self._close(refusal.code, refusal.reason)

@@ -15,6 +15,7 @@ from typing import Any
 
 from accounts.models import User
 from contests.services import participant_join, question_close_if_all_answered
+from core import metrics
 from realtime.db import run_in_db_thread
 from realtime.messages import Resync
 from realtime.outbound import broadcast, presence, replies
@@ -51,6 +52,7 @@ class Session:
 
     async def send(self, text: str) -> None:
         await self.base_send({"type": "websocket.send", "text": text})
+        metrics.ws_sent(metrics.event_of(text))
 
     async def close(self, code: int, reason: str) -> None:
         """The hub closes the socket (a removed participant's, on every process)."""

@@ -55,6 +55,7 @@ class Member(Protocol):
     # The (seq, epoch) its last contest_state or resync_complete covers: the hub does not
     # send it room events at or below it (they reach a hub that is behind the log).
     floor: Position | None
+    # The socket's ASGI send, uncounted: the hub counts a room event's writes at once.
     base_send: Callable[[dict[str, Any]], Awaitable[None]]
 
     async def close(self, code: int, reason: str) -> None:
@@ -338,28 +339,34 @@ class Hub:
     async def _write(self, contest_id: str, text: str, position: Position | None) -> None:
         """Send to the room's sockets; `position` is the text's log_position, read once."""
         members = tuple(m for m in self.rooms.get(contest_id, ()) if not covers(m.floor, position))
+        written = 0
         if personalize.is_personalized(text):
             texts = await personalize.texts_for(
                 contest_id, text, (m.participant_id for m in members)
             )
             for member in members:
                 personal = texts[member.participant_id]
-                await _send(member, {"type": "websocket.send", "text": personal}, personal)
-            return
-        message = {"type": "websocket.send", "text": text}
-        for member in members:
-            await _send(member, message, text)
+                written += await _send(member, {"type": "websocket.send", "text": personal})
+        else:
+            message = {"type": "websocket.send", "text": text}
+            for member in members:
+                written += await _send(member, message)
+        metrics.ws_sent(metrics.event_of(text), written)
 
 
-async def _send(member: Member, message: dict[str, Any], text: str) -> None:
+async def _send(member: Member, message: dict[str, Any]) -> bool:
+    """Write to the socket, or hold the text while it builds a reply (the member sends
+    and counts it then). True if written here."""
     if member.held is not None:
-        member.held.append(text)
-        return
+        member.held.append(message["text"])
+        return False
     try:
         await member.base_send(message)
     except Exception:
         # One broken socket must not keep the event from the others.
         logger.exception("Hub could not write to a socket")
+        return False
+    return True
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
