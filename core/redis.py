@@ -126,6 +126,9 @@ def caused_by_outage(exc: BaseException) -> bool:
     return False
 
 
+_CRITICAL_OUTAGE_LOGGERS = frozenset({"celery.worker.request"})
+
+
 class TransientRedisErrors(logging.Filter):
     """Logs a lost Redis connection as one warning line instead of a traceback: it is an
     outage the callers ride out (retries, catch-up from the event log), not a bug.
@@ -136,11 +139,13 @@ class TransientRedisErrors(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
-            # A critical record of another error met while handling a lost connection (a
-            # Celery worker giving up) is a fault, not an outage ridden out.
-            outage = is_transient(exc) or (
-                record.levelno < logging.CRITICAL and caused_by_outage(exc)
-            )
+            # A critical record is a process giving up (a Celery worker or beat exiting,
+            # whatever the error), except Celery's "Couldn't ack", which it logs at critical
+            # for each task it cannot acknowledge during an outage.
+            if record.levelno < logging.CRITICAL or record.name in _CRITICAL_OUTAGE_LOGGERS:
+                outage = caused_by_outage(exc)
+            else:
+                outage = False
             if outage:
                 # The first line only: Celery beat appends the formatted stack to it.
                 first = record.getMessage().splitlines()[0]

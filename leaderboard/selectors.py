@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import redis
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, Q, QuerySet, Sum, Window
+from django.db.models.functions import Coalesce, RowNumber
 
 from accounts.models import User
 from contests.errors import ContestNotFound
@@ -38,6 +38,32 @@ Board = dict[str, Any]
 Ranks = dict[str, dict[str, int]]
 
 
+def _totals_query(
+    *,
+    contest_id: ContestId,
+    participant_id: ParticipantId | None = None,
+    question_ids: Collection[str] | None = None,
+    answered_question_id: QuestionId | None = None,
+    removed: bool = False,
+) -> QuerySet[Any]:  # annotated: django-stubs cannot name its extra fields
+    """Participants annotated with their totals: score, total_ms, correct,
+    submission_count (see totals_from_database)."""
+    counted = Q() if question_ids is None else Q(submissions__question_id__in=question_ids)
+    correct = counted & Q(submissions__is_correct=True)
+    participants = Participant.objects.filter(contest_id=contest_id, removed_at__isnull=not removed)
+    if participant_id is not None:
+        participants = participants.filter(pk=participant_id)
+    if answered_question_id is not None:
+        answered = Submission.objects.filter(question_id=answered_question_id)
+        participants = participants.filter(pk__in=answered.values("participant_id"))
+    return participants.order_by().annotate(
+        score=Coalesce(Sum("submissions__points_awarded", filter=counted), 0),
+        total_ms=Coalesce(Sum("submissions__response_time_ms", filter=correct), 0),
+        correct=Count("submissions", filter=correct),
+        submission_count=Count("submissions", filter=counted),
+    )
+
+
 def totals_from_database(
     *,
     contest_id: ContestId,
@@ -54,32 +80,21 @@ def totals_from_database(
     Participants an organizer removed are left out (they have no place on any board);
     `removed`: only them instead.
     """
-    counted = Q() if question_ids is None else Q(submissions__question_id__in=question_ids)
-    correct = counted & Q(submissions__is_correct=True)
-    participants = Participant.objects.filter(contest_id=contest_id, removed_at__isnull=not removed)
-    if participant_id is not None:
-        participants = participants.filter(pk=participant_id)
-    if answered_question_id is not None:
-        answered = Submission.objects.filter(question_id=answered_question_id)
-        participants = participants.filter(pk__in=answered.values("participant_id"))
-    rows = (
-        participants.order_by()
-        .annotate(
-            score=Coalesce(Sum("submissions__points_awarded", filter=counted), 0),
-            total_ms=Coalesce(Sum("submissions__response_time_ms", filter=correct), 0),
-            correct=Count("submissions", filter=correct),
-            submission_count=Count("submissions", filter=counted),
-        )
-        .values_list(
-            "pk",
-            "user_id",
-            "display_name",
-            "registered_at",
-            "score",
-            "total_ms",
-            "correct",
-            "submission_count",
-        )
+    rows = _totals_query(
+        contest_id=contest_id,
+        participant_id=participant_id,
+        question_ids=question_ids,
+        answered_question_id=answered_question_id,
+        removed=removed,
+    ).values_list(
+        "pk",
+        "user_id",
+        "display_name",
+        "registered_at",
+        "score",
+        "total_ms",
+        "correct",
+        "submission_count",
     )
     return [
         ranking.Totals(
@@ -94,6 +109,32 @@ def totals_from_database(
         )
         for pk, user_id, name, registered_at, score, total_ms, correct, count in rows
     ]
+
+
+def final_standings_query(*, contest_id: ContestId) -> tuple[str, tuple[Any, ...]]:
+    """SQL (and its parameters) selecting every participant's final place: columns
+    contest_id, participant_id, place, score, correct, total_ms. The ranking rule of
+    leaderboard.ranking.sort_key, applied by the database so that the completing
+    transaction writes 10,000 standings in one statement (tests/leaderboard check the
+    two agree)."""
+    ranked = _totals_query(contest_id=contest_id).annotate(
+        place=Window(
+            RowNumber(),
+            order_by=[
+                F("score").desc(),
+                F("total_ms").asc(),
+                F("registered_at").asc(),
+                F("pk").asc(),
+            ],
+        )
+    )
+    columns = ranked.values("contest_id", "pk", "place", "score", "correct", "total_ms")
+    sql, params = columns.query.sql_with_params()
+    # By name: the order of a values() query's columns is Django's to choose.
+    return (
+        f"SELECT r.contest_id, r.pk, r.place, r.score, r.correct, r.total_ms FROM ({sql}) AS r",
+        tuple(params),
+    )
 
 
 def standings_from_database(*, contest_id: ContestId) -> list[ranking.Standing]:

@@ -169,12 +169,17 @@ class Hub:
     async def _present(self, contest_id: str, participant_id: str | None) -> None:
         if participant_id is None:
             return
+        room = self.rooms.get(contest_id, set())
         try:
-            if await presence.ajoin(contest_id, participant_id, self.presence_token):
-                # The registry was gone (Redis lost its data): with this participant alone
-                # in it, their answer would look like the whole room's and close the
-                # question early.
-                await self._present_all(contest_id)
+            # With the registry gone (Redis lost its data), the others this process holds
+            # go back in with the joiner: alone in it, the joiner's answer would look like
+            # the whole room's and close the question early.
+            await presence.ajoin(
+                contest_id,
+                participant_id,
+                self.presence_token,
+                others=(m.participant_id for m in room if m.participant_id),
+            )
         except Exception:
             # Joining still works; the refresh adds the participant again.
             logger.exception("Could not record a participant in contest %s's room", contest_id)
@@ -340,18 +345,21 @@ class Hub:
         """Send to the room's sockets; `position` is the text's log_position, read once."""
         members = tuple(m for m in self.rooms.get(contest_id, ()) if not covers(m.floor, position))
         written = 0
-        if personalize.is_personalized(text):
-            texts = await personalize.texts_for(
-                contest_id, text, (m.participant_id for m in members)
-            )
-            for member in members:
-                personal = texts[member.participant_id]
-                written += await _send(member, {"type": "websocket.send", "text": personal})
-        else:
-            message = {"type": "websocket.send", "text": text}
-            for member in members:
-                written += await _send(member, message)
-        metrics.ws_sent(metrics.event_of(text), written)
+        try:
+            if personalize.is_personalized(text):
+                texts = await personalize.texts_for(
+                    contest_id, text, (m.participant_id for m in members)
+                )
+                for member in members:
+                    personal = texts[member.participant_id]
+                    written += await _send(member, {"type": "websocket.send", "text": personal})
+            else:
+                message = {"type": "websocket.send", "text": text}
+                for member in members:
+                    written += await _send(member, message)
+        finally:
+            # Also what was written before a cancellation (a shutdown) cut the loop short.
+            metrics.ws_sent(metrics.event_of(text), written)
 
 
 async def _send(member: Member, message: dict[str, Any]) -> bool:

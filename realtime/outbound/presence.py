@@ -33,15 +33,24 @@ REFRESH_SECONDS = 10
 ANSWERED_TTL_SECONDS = 3600
 _SEPARATOR = "@"
 
-# KEYS: presence set. ARGV: ttl ms, then members. Adds or refreshes them; 1 if the set
-# was not there (a new room, or Redis lost it), else 0.
+# KEYS: presence set. ARGV: ttl ms, then members. Adds or refreshes them.
 _ADD_LUA = """
-local lost = 1 - redis.call('EXISTS', KEYS[1])
 local t = redis.call('TIME')
 local expiry = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
 for i = 2, #ARGV do redis.call('ZADD', KEYS[1], expiry, ARGV[i]) end
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
-return lost
+return 0
+"""
+
+# KEYS: presence set. ARGV: ttl ms, member. Adds or refreshes it and returns 0; if the set
+# is not there (a new room, or Redis lost it) adds nothing and returns 1 (ajoin then adds
+# everyone at once: added alone, the joiner's answer would look like the whole room's).
+_JOIN_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
+local t = redis.call('TIME')
+local expiry = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
+redis.call('ZADD', KEYS[1], expiry, ARGV[2])
+return 0
 """
 
 # KEYS: presence set. Returns the members that have not expired.
@@ -169,16 +178,23 @@ _memory = _Memory()
 # --- The hub's side (async, on the server's loop) ---------------------------------------
 
 
-async def ajoin(contest_id: str, participant_id: str, token: str) -> bool:
-    """Add a participant; True if the room's registry was not there before (new, or lost
-    with Redis' data: then the caller adds back the others it holds)."""
+async def ajoin(
+    contest_id: str, participant_id: str, token: str, *, others: Iterable[str] = ()
+) -> bool:
+    """Add a participant. If the room's registry is not there (a new room, or Redis lost
+    its data), add them together with `others`, the other participants this process holds
+    in the room (read only then), and return True."""
     client = get_async_redis()
     if client is None:
         _memory.add(contest_id, participant_id, token)
         return False
     lost = await client.eval(
-        _ADD_LUA, 1, _presence_key(contest_id), TTL_SECONDS * 1000, _member(participant_id, token)
+        _JOIN_LUA, 1, _presence_key(contest_id), TTL_SECONDS * 1000, _member(participant_id, token)
     )
+    if lost:
+        # All at once: if this fails the registry stays empty, and an empty registry never
+        # closes a question early.
+        await arefresh(contest_id, {participant_id, *others}, token)
     return bool(lost)
 
 

@@ -195,3 +195,36 @@ def test_one_idle_player_holds_the_question_until_they_leave():
 
     run(idle_leaves)
     assert presence.all_joined_answered(contest_id=cid, question_id="q") is True
+
+
+def test_a_join_that_finds_the_registry_gone_and_cannot_fill_it_leaves_it_empty(monkeypatch):
+    """The joiner is not added alone: with only them in the registry, their answer would
+    close the question for the whole room."""
+    contest = contest_with_questions(questions=1)
+    cid = str(contest.pk)
+
+    async def redis_fails(*args, **kwargs):
+        raise ConnectionError("Redis went away between the two calls")
+
+    monkeypatch.setattr(presence, "arefresh", redis_fails)
+
+    async def scenario():
+        with pytest.raises(ConnectionError):
+            await presence.ajoin(cid, "p1", "hub", others=["p2", "p3"])
+        return await asyncio.to_thread(presence.joined_participants, contest_id=cid)
+
+    assert run(scenario) == set()
+    assert presence.all_joined_answered(contest_id=cid, question_id="q", answered_by="p1") is False
+
+
+def test_a_join_that_finds_the_registry_gone_adds_the_others_with_the_joiner():
+    contest = contest_with_questions(questions=1)
+    cid = str(contest.pk)
+
+    async def scenario():
+        lost = await presence.ajoin(cid, "p1", "hub", others=["p2", "p3"])
+        again = await presence.ajoin(cid, "p4", "hub", others=["never-read"])
+        joined = await asyncio.to_thread(presence.joined_participants, contest_id=cid)
+        return lost, again, joined
+
+    assert run(scenario) == (True, False, {"p1", "p2", "p3", "p4"})
