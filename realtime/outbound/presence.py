@@ -50,6 +50,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
 local t = redis.call('TIME')
 local expiry = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
 redis.call('ZADD', KEYS[1], expiry, ARGV[2])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
 return 0
 """
 
