@@ -242,15 +242,8 @@ def leaderboard_flush() -> None:
         return
     try:
         for cid in sorted(_pop_changed(client, _active_contest_ids())):
-            try:
-                _broadcast(client, cid)
-            except Exception:
-                # One contest's failure must not starve the others; retry it next time.
-                logger.exception("leaderboard broadcast of contest %s failed", cid)
-                if client is None:
-                    _memory_dirty.add(cid)
-                else:
-                    live.mark_dirty(client, cid)
+            # One contest's failure must not starve the others.
+            _broadcast_or_mark(client, cid)
     finally:
         if lock is not None:
             # Gone if Redis was flushed meanwhile, which needs no release.
@@ -270,10 +263,15 @@ def leaderboard_broadcast_now(*, contest_id: ContestId) -> None:
             return
     elif not live.take_dirty(client, cid):
         return
+    _broadcast_or_mark(client, cid)
+
+
+def _broadcast_or_mark(client: redis.Redis | None, cid: str) -> None:
+    """Broadcast the contest's board; if that fails, mark it changed again so that the
+    next flush sends it."""
     try:
         _broadcast(client, cid)
     except Exception:
-        # The next flush sends it.
         logger.exception("leaderboard broadcast of contest %s failed", cid)
         if client is None:
             _memory_dirty.add(cid)

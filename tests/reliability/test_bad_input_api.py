@@ -8,7 +8,6 @@ JSON escape, which Python's JSON decoder turns into a str that no database can s
 from __future__ import annotations
 
 import json
-import logging
 import re
 
 import pytest
@@ -24,21 +23,6 @@ from tests.factories import contest_document, contest_with_questions
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "a-long-passphrase-7"
-
-
-@pytest.fixture
-def errors_logged(caplog):
-    """Every log record at ERROR or above, or with a traceback, of the test so far."""
-    caplog.set_level(logging.INFO)
-
-    def records() -> list[str]:
-        return [
-            f"{r.levelname} {r.name}: {r.getMessage()}"
-            for r in caplog.records
-            if r.levelno >= logging.ERROR or r.exc_info is not None
-        ]
-
-    return records
 
 
 def send(client, method: str, path: str, body: str | bytes):

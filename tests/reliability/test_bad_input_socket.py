@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import socket
 import struct
 import time
@@ -39,21 +38,6 @@ from tests.realtime.daphne_client import TIMEOUT, open_socket
 pytestmark = pytest.mark.django_db(transaction=True)
 
 TEXT_QUESTION = 4  # contest_of_every_type: single, multiple, numeric, text
-
-
-@pytest.fixture
-def errors_logged(caplog):
-    """Every log record at ERROR or above, or with a traceback, of the test so far."""
-    caplog.set_level(logging.INFO)
-
-    def records() -> list[str]:
-        return [
-            f"{r.levelname} {r.name}: {r.getMessage()}"
-            for r in caplog.records
-            if r.levelno >= logging.ERROR or r.exc_info is not None
-        ]
-
-    return records
 
 
 @pytest.fixture
