@@ -178,12 +178,14 @@ class TcpProxy:
 class Stack:
     """Web processes, a worker and a beat, all reaching Redis through the proxy."""
 
-    def __init__(self, *, web: int = 1, beats: int = 1, **env: str) -> None:
+    def __init__(self, *, web: int = 1, beats: int = 1, proxy: bool = True, **env: str) -> None:
         self.redis = PrivateRedis().start()
-        self.proxy = TcpProxy(self.redis.port)
+        # Without the proxy (a load run), the processes reach Redis directly: the proxy's
+        # threads would spend the caller's CPU on every byte.
+        self.proxy = TcpProxy(self.redis.port) if proxy else None
         self.env = child_env(
-            REDIS_URL=self.proxy.url,
-            REDIS_KEY_PREFIX=f"fault{self.proxy.port}",
+            REDIS_URL=self.proxy.url if self.proxy else f"redis://127.0.0.1:{self.redis.port}/0",
+            REDIS_KEY_PREFIX=f"fault{self.redis.port}",
             TIMER_INTERVAL_SECONDS="0.5",
             LEADERBOARD_INTERVAL_SECONDS="1",
             WS_CATCH_UP_INTERVAL_SECONDS="1",
@@ -254,7 +256,8 @@ class Stack:
     def stop(self) -> None:
         for process in self.processes:
             process.stop()
-        self.proxy.close()
+        if self.proxy is not None:
+            self.proxy.close()
         self.redis.close()
 
 
