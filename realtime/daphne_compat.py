@@ -14,6 +14,7 @@
 - A reply sent after the client began closing is dropped instead of raising into the
   application, and a frame over daphne's size limit closes with 1009, not a dropped
   connection (1006).
+- A room event's frame is built once per process, not once per socket (_prepared).
 """
 
 from __future__ import annotations
@@ -92,6 +93,21 @@ def _unsent_bytes(transport: Any) -> int:
     return buffered + getattr(transport, "_tempDataLen", 0)
 
 
+# The last text framed, and its frame. The hub writes one room event's text (the same str
+# object) to every socket of a room in turn: server frames are unmasked, so the bytes on
+# the wire are the same for all of them, and autobahn frames the text once
+# (PreparedMessage) instead of once per socket. A text that is not the last one (a reply,
+# a personalised event) is framed anew; the cache holds one entry.
+_last_prepared: tuple[str, Any] | None = None
+
+
+def _prepared(factory: Any, text: str) -> Any:
+    global _last_prepared
+    if _last_prepared is None or _last_prepared[0] is not text:
+        _last_prepared = (text, factory.prepareMessage(text.encode("utf8")))
+    return _last_prepared[1]
+
+
 def _patch_daphne() -> None:
     from autobahn.util import encode_truncate
     from daphne.access import AccessLogGenerator
@@ -138,6 +154,16 @@ def _patch_daphne() -> None:
                 code=message.get("code") or 1000,
                 reasonUtf8=encode_truncate(reason, 123) if reason else None,
             )
+            return
+        text = message.get("text")
+        if (
+            text
+            and message.get("type") == "websocket.send"
+            and self.state == self.STATE_OPEN
+            and self._perMessageCompress is None
+            and not message.get("bytes")
+        ):
+            self.sendPreparedMessage(_prepared(self.factory, text))
             return
         handle_reply(self, message)
 
