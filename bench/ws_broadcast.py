@@ -15,6 +15,13 @@ delivered message and memory. --event leaderboard_update measures the personalis
 (one ranks lookup per event per server process, `you` filled per socket). The users and
 the contest are deleted at the end. Everything runs on this machine: the load clients
 share its cores with the server.
+
+--server node (or both: daphne, then node, for each N) runs the same load clients against
+bench/node/server.js, a minimal Node `ws` server (no auth, no database, no channel layer)
+that answers join_contest with a contest_state and sends each event this process writes to
+its stdin to every socket: the same envelopes (shape, padding, a fresh `timestamp`, `seq`
+and `epoch`) at the same 1/s, so its CPU per delivered message is a reference for daphne's.
+Its dependencies are installed (bench/node/install.sh, npm ci) on first use.
 """
 
 from __future__ import annotations
@@ -23,13 +30,28 @@ import argparse
 import asyncio
 import contextlib
 import json
+import secrets
+import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
-from ws_common import ClientProcess, Daphne, django_setup, open_joined, percentile, say, split
+from ws_common import (
+    ClientProcess,
+    Daphne,
+    django_setup,
+    free_port,
+    open_joined,
+    percentile,
+    say,
+    split,
+)
 
 PADDING = "x" * 120  # brings a question_change to about 300 bytes, like the field notes'
+NODE_DIR = Path(__file__).resolve().parent / "node"
 
 
 # --- Load client (no Django) ------------------------------------------------------------
@@ -80,6 +102,101 @@ async def client_main(tokens: list[str], url: str, contest_id: str, events: int)
 # --- Benchmark --------------------------------------------------------------------------
 
 
+class NodeServer:
+    """bench/node/server.js on a free loopback port, driven over its stdin/stdout."""
+
+    def __init__(self) -> None:
+        if not (NODE_DIR / "node_modules").is_dir():
+            subprocess.run([str(NODE_DIR / "install.sh")], check=True)
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            ["node", str(NODE_DIR / "server.js"), str(self.port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            start_new_session=True,
+        )
+        if self._line() != "READY":
+            raise RuntimeError(f"node server did not start ({self.proc.poll()})")
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/contest"
+
+    def _line(self) -> str:
+        assert self.proc.stdout is not None
+        return self.proc.stdout.readline().strip()
+
+    def _tell(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def broadcast(self, text: str) -> None:
+        self._tell(f"BROADCAST {text}")
+
+    def usage(self) -> tuple[float, float]:
+        """User + system CPU seconds of the node process so far, and its RSS in MB."""
+        self._tell("CPU")
+        word, cpu, rss = self._line().split()
+        if word != "CPU":
+            raise RuntimeError(f"node server answered {word!r} to CPU")
+        return float(cpu), int(rss) / 2**20
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()  # the server exits when its stdin closes
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def question_change(contest_id: str, i: int) -> dict[str, Any]:
+    return {
+        "contestId": contest_id,
+        "closedQuestionId": str(i),
+        "stats": {"answered": i, "correct": i},
+        "padding": PADDING,
+    }
+
+
+def load(
+    url: str, contest_id: str, tokens: list[str], events: int, clients: int
+) -> tuple[list[ClientProcess], float]:
+    """Start the load clients; returns them, all sockets joined, and the seconds it took."""
+    started = time.monotonic()
+    workers: list[ClientProcess] = []
+    try:
+        for share in split(tokens, clients):
+            workers.append(ClientProcess(__file__, share, [url, contest_id, str(events)]))
+        for worker in workers:
+            worker.expect("READY")
+    except BaseException:
+        for worker in workers:
+            worker.stop()
+        raise
+    return workers, time.monotonic() - started
+
+
+def publish(events: int, send: Callable[[int], None]) -> None:
+    """send(i) for each event, at 1/s, as the contest clock would."""
+    next_at = time.monotonic() + 1
+    for i in range(events):
+        time.sleep(max(0.0, next_at - time.monotonic()))
+        next_at += 1
+        send(i)
+
+
+def collect(workers: list[ClientProcess]) -> list[list[list[float]]]:
+    for worker in workers:
+        worker.tell("WAIT 30")
+    return [json.loads(worker.expect("RESULT")) for worker in workers]
+
+
 def bench(n: int, events: int, clients: int, event: str) -> None:
     from rest_framework_simplejwt.tokens import AccessToken
 
@@ -100,38 +217,22 @@ def bench(n: int, events: int, clients: int, event: str) -> None:
     daphne = Daphne()
     workers: list[ClientProcess] = []
     try:
-        started = time.monotonic()
-        workers = [
-            ClientProcess(__file__, share, [daphne.url, str(contest.pk), str(events)])
-            for share in split(tokens, clients)
-        ]
-        for worker in workers:
-            worker.expect("READY")
-        print(
-            f"N={n}: {n} sockets joined in {time.monotonic() - started:.1f} s, "
-            f"daphne RSS {daphne.rss_mb():.0f} MB"
-        )
+        workers, joined = load(daphne.url, str(contest.pk), tokens, events, clients)
+        print(f"N={n}: {n} sockets joined in {joined:.1f} s, daphne RSS {daphne.rss_mb():.0f} MB")
         cpu_before = daphne.cpu_seconds()
-        next_at = time.monotonic() + 1
-        for i in range(events):
-            time.sleep(max(0.0, next_at - time.monotonic()))
-            next_at += 1
+
+        def send(i: int) -> None:
             if event == "leaderboard_update":
                 board = leaderboard_top(contest_id=contest.pk, limit=10)
                 data = payloads.leaderboard_update_payload(
                     contest.pk, top=board["top"], total_participants=board["totalParticipants"]
                 )
             else:
-                data = {
-                    "contestId": str(contest.pk),
-                    "closedQuestionId": str(i),
-                    "stats": {"answered": i, "correct": i},
-                    "padding": PADDING,
-                }
+                data = question_change(str(contest.pk), i)
             broadcast.send_to_contest(contest.pk, event, data)
-        for worker in workers:
-            worker.tell("WAIT 30")
-        results = [json.loads(worker.expect("RESULT")) for worker in workers]
+
+        publish(events, send)
+        results = collect(workers)
         cpu = daphne.cpu_seconds() - cpu_before
     finally:
         for worker in workers:
@@ -139,7 +240,42 @@ def bench(n: int, events: int, clients: int, event: str) -> None:
         daphne.stop()
         contest.delete()
         User.objects.filter(username__startswith=f"wsbench-{run}-").delete()
+    print(summary(n, events, event, results, "daphne", cpu))
 
+
+def bench_node(n: int, events: int, clients: int) -> None:
+    """The same load against bench/node/server.js: no users, no contest, no database."""
+    from realtime.outbound.envelope import open_envelope
+
+    contest_id = "1"  # the server ignores it; the payload only carries it
+    epoch = secrets.token_hex(4)  # the shape of realtime.outbound.log's epochs
+    node = NodeServer()
+    workers: list[ClientProcess] = []
+    try:
+        workers, joined = load(node.url, contest_id, ["node"] * n, events, clients)
+        print(f"N={n}: {n} sockets joined in {joined:.1f} s, node RSS {node.usage()[1]:.0f} MB")
+        cpu_before = node.usage()[0]
+
+        def send(i: int) -> None:
+            # What realtime.outbound.log makes of a room event: the envelope (stamped now)
+            # with seq and epoch appended.
+            text = open_envelope("question_change", question_change(contest_id, i))
+            node.broadcast(f'{text},"seq":{i + 1},"epoch":"{epoch}"}}')
+
+        publish(events, send)
+        results = collect(workers)
+        cpu, rss = node.usage()
+        cpu -= cpu_before
+    finally:
+        for worker in workers:
+            worker.stop()
+        node.stop()
+    print(f"{summary(n, events, 'question_change', results, 'node', cpu)}, RSS {rss:.0f} MB")
+
+
+def summary(
+    n: int, events: int, event: str, results: list[list[list[float]]], server: str, cpu: float
+) -> str:
     per_socket = [latencies for result in results for latencies in result]
     all_latencies = [x for latencies in per_socket for x in latencies]
     delivered = len(all_latencies)
@@ -150,14 +286,14 @@ def bench(n: int, events: int, clients: int, event: str) -> None:
         if any(len(latencies) > i for latencies in per_socket)
     ]
     ms = 1000
-    print(
+    return (
         f"N={n} event={event}: {delivered}/{n * events} delivered, "
         f"lost {n * events - delivered}; latency p50 {percentile(all_latencies, 50) * ms:.0f} ms, "
         f"p99 {percentile(all_latencies, 99) * ms:.0f} ms, "
         f"max {max(all_latencies, default=0) * ms:.0f} ms; "
         f"slowest socket per event: median {percentile(slowest, 50) * ms:.0f} ms, "
         f"max {max(slowest, default=0) * ms:.0f} ms; "
-        f"daphne CPU {cpu / max(delivered, 1) * 1e6:.0f} us per delivered message"
+        f"{server} CPU {cpu / max(delivered, 1) * 1e6:.0f} us per delivered message"
     )
 
 
@@ -175,10 +311,21 @@ def main() -> None:
     parser.add_argument(
         "--event", choices=["question_change", "leaderboard_update"], default="question_change"
     )
+    parser.add_argument(
+        "--server",
+        choices=["daphne", "node", "both"],
+        default="daphne",
+        help="node: the Node `ws` reference server of bench/node; both: daphne, then node",
+    )
     args = parser.parse_args()
+    if args.server != "daphne" and args.event != "question_change":
+        parser.error("the node server has no personalised path: --event question_change only")
     django_setup()
     for n in args.sockets:
-        bench(n, args.events, args.clients, args.event)
+        if args.server in ("daphne", "both"):
+            bench(n, args.events, args.clients, args.event)
+        if args.server in ("node", "both"):
+            bench_node(n, args.events, args.clients)
 
 
 if __name__ == "__main__":
