@@ -109,6 +109,11 @@ def _prepared(factory: Any, text: str) -> Any:
     return _last_prepared[1]
 
 
+# Twisted's plain TCP connection class, set when daphne is patched (Twisted is imported
+# only where daphne runs).
+_tcp_connection: Any = None
+
+
 def _write_now(protocol: Any, frame: bytes) -> None:
     """Write a frame to the socket at once when nothing is queued before it.
 
@@ -118,11 +123,18 @@ def _write_now(protocol: Any, frame: bytes) -> None:
     docs/PERFORMANCE.md). A socket whose kernel buffer has room takes the frame now, as
     asyncio's own transports do; the rest (or all of it, when anything is queued in
     autobahn or Twisted, so order holds) goes through transport.write, which also meets
-    any socket error and closes the connection the usual way."""
+    any socket error and closes the connection the usual way. (autobahn's outgoing size
+    check is not applied here: daphne's --websocket-max-message-size is the limit of what
+    a client may send; what the server sends, a large contest_state say, goes out.)"""
     transport = protocol.transport
     if (
         not protocol.send_queue
-        and not getattr(transport, "TLS", False)
+        # A plain TCP connection only: behind TLS (an ssl: endpoint wraps the transport in
+        # TLSMemoryBIOProtocol, which passes attribute reads through to the TCP one) the
+        # bytes must go through the TLS layer.
+        and _tcp_connection is not None
+        and isinstance(transport, _tcp_connection)
+        and not transport.TLS
         and getattr(transport, "connected", False)
         and not getattr(transport, "_writeDisconnected", True)
         and getattr(transport, "producer", None) is None
@@ -139,12 +151,15 @@ def _write_now(protocol: Any, frame: bytes) -> None:
 
 
 def _patch_daphne() -> None:
+    global _tcp_connection
     from autobahn.util import encode_truncate
     from daphne.access import AccessLogGenerator
     from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
+    from twisted.internet.tcp import Connection
 
     if getattr(WebSocketProtocol.handle_reply, "passes_close_reason", False):
         return
+    _tcp_connection = Connection
     handle_reply = WebSocketProtocol.handle_reply
 
     def redacted_write_entry(
