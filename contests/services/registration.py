@@ -22,6 +22,7 @@ from contests.locks import contest_lock, contest_share_for_registration, registr
 from contests.models import Contest, Participant
 from core.time import db_now
 from core.types import ContestId, ParticipantId
+from leaderboard.ranking import Totals
 from leaderboard.services import final_standings_write, leaderboard_record, leaderboard_remove
 from realtime.outbound import emit
 
@@ -59,13 +60,37 @@ def participant_register(
                 display_name=(display_name or user.get_display_name())[:50],
             )
             transaction.on_commit(
-                lambda: leaderboard_record(contest_id=pk, participant_id=participant.pk),
+                lambda: leaderboard_record(
+                    contest_id=pk,
+                    participant_id=participant.pk,
+                    totals=_no_answers_yet(participant),
+                ),
                 robust=True,
             )
     except IntegrityError:
         # The same user registered from another request at the same instant.
         return Participant.objects.get(contest_id=contest_id, user=user), False
     return participant, True
+
+
+def _no_answers_yet(participant: Participant) -> Totals | None:
+    """A participant who just registered has nothing on any board yet: their totals are
+    known without the totals query (17 % of a join's cost in a join storm,
+    docs/PERFORMANCE.md). None when the database did not return the registration
+    instant it set (a backend without INSERT … RETURNING): then it is read."""
+    registered_at: object = participant.registered_at  # typed as set; see the docstring
+    if not isinstance(registered_at, datetime):
+        return None
+    return Totals(
+        participant_id=str(participant.pk),
+        user_id=str(participant.user_id),
+        display_name=participant.display_name,
+        registered_at=registered_at,
+        score=0,
+        total_response_ms=0,
+        correct_count=0,
+        submission_count=0,
+    )
 
 
 def participant_join(*, contest_id: ContestId, user: User) -> Participant | None:

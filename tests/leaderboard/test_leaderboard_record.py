@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from contests.models import Contest
 from contests.services import participant_register, submission_create
@@ -8,8 +10,15 @@ from core import redis as redis_module
 from leaderboard import live, ranking
 from leaderboard.selectors import leaderboard_ranks, leaderboard_top, totals_from_database
 from leaderboard.services import leaderboard_record
-from tests.factories import contest_with_questions, open_question
-from tests.leaderboard.conftest import active_contest, answer, at, join, redis_order
+from tests.factories import UserFactory, contest_with_questions, open_question
+from tests.leaderboard.conftest import (
+    active_contest,
+    answer,
+    at,
+    database_order,
+    join,
+    redis_order,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -25,6 +34,31 @@ def test_it_lists_a_participant_with_score_zero_as_soon_as_they_register(committ
     assert board["top"] == [
         {"rank": 1, "userId": str(participant.pk), "displayName": "Player One", "score": 0}
     ]
+
+
+def test_new_participants_go_on_the_board_without_a_totals_query(
+    django_capture_on_commit_callbacks, participant
+):
+    contest = active_contest()
+    with django_capture_on_commit_callbacks() as after_commit:
+        first, created = participant_register(contest_id=contest.pk, user=participant)
+        second, _ = participant_register(contest_id=contest.pk, user=UserFactory())
+
+    with CaptureQueriesContext(connection) as queries:
+        for callback in after_commit:
+            callback()
+
+    assert created
+    assert [q["sql"] for q in queries if "contests_submission" in q["sql"]] == []
+    # Equal scores rank by the registration instant the database set, as computed there.
+    assert redis_order(contest) == database_order(contest)
+    assert [pid for _, pid, _ in redis_order(contest)] == sorted(
+        [str(first.pk), str(second.pk)],
+        key=lambda pid: (
+            {str(first.pk): first.registered_at, str(second.pk): second.registered_at}[pid],
+            pid,
+        ),
+    )
 
 
 def test_it_records_a_submission_after_it_commits(committed, participant):
