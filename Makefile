@@ -13,11 +13,13 @@ TEST_REDIS_PREFIX ?= test
 TEST_ENV := ENV_FILE= DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) REDIS_KEY_PREFIX=$(TEST_REDIS_PREFIX) \
 	SECRET_KEY=test-only-secret-key-that-is-long-enough-for-hs256 DEBUG=false ALLOWED_HOSTS=localhost,127.0.0.1,testserver
 
-# Heartbeat: protocol-level pings every 30 s, a socket that does not answer in 30 s is
-# dropped. A listen backlog for connection bursts (daphne's default is 50). daphne's own
-# message limit stays above WS_MAX_MESSAGE_BYTES so the application's 1009 close applies.
-DAPHNE_FLAGS := --ping-interval 30 --ping-timeout 30 --proxy-headers \
-	--websocket-max-message-size 65536 --websocket-max-frame-size 65536
+# The web server (docs/PERFORMANCE.md, "The ASGI server"): heartbeat, protocol-level pings
+# every 30 s, a socket that does not answer in 30 s is dropped; a listen backlog for
+# connection bursts; uvicorn's own message limit stays above WS_MAX_MESSAGE_BYTES so the
+# application's 1009 close applies. The same flags as the Procfile and tests/servers.py.
+UVICORN_FLAGS := --backlog 4096 --loop uvloop --http httptools --ws websockets-sansio \
+	--ws-max-size 65536 --ws-ping-interval 30 --ws-ping-timeout 30 \
+	--ws-per-message-deflate false --lifespan on --no-access-log --proxy-headers
 
 .PHONY: venv run test lint format clean
 
@@ -40,8 +42,8 @@ run: venv .env
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	@echo "Open http://$${HOST:-127.0.0.1}:$(PORT)/ to play: /play/ for players, host screens from / (README: Play it now)."
-	$(BIN)/daphne $(DAPHNE_FLAGS) \
-		-e tcp:port=$(PORT):interface=$${HOST:-127.0.0.1}:backlog=4096 contestsite.asgi:application
+	$(BIN)/uvicorn $(UVICORN_FLAGS) --host $${HOST:-127.0.0.1} --port $(PORT) \
+		contestsite.asgi:application
 
 # The tests choose their own metrics folders: one exported for a local stack stays out.
 test: venv

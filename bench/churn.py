@@ -23,7 +23,7 @@ import sys
 import time
 from datetime import datetime
 
-from ws_common import ClientProcess, Daphne, django_setup, open_joined, say
+from ws_common import ClientProcess, WebServer, django_setup, open_joined, say
 
 # Fewer than WS_MAX_CONNECTIONS_PER_USER sockets per user are open at any moment.
 USERS = 200
@@ -102,7 +102,7 @@ def bench(
         for i in range(USERS)
     )
     tokens = [str(AccessToken.for_user(u)) for u in users]
-    daphne = Daphne(env)
+    daphne = WebServer(env)
     client = ClientProcess(__file__, tokens, [daphne.url, str(contest.pk), str(concurrency), mode])
     try:
         client.expect("READY")

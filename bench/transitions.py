@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.ws_common import BIN, ROOT, Daphne, django_setup, percentile
+from bench.ws_common import BIN, ROOT, WebServer, django_setup, percentile
 
 
 def celery(*args: str) -> tuple[subprocess.Popen[bytes], Path]:
@@ -168,7 +168,7 @@ def main() -> None:
 
     grace = timedelta(milliseconds=settings.SUBMISSION_GRACE_MS)
     made = create_contests(args.contests, args.questions, args.time_limit, args.intermission)
-    daphne = Daphne()
+    daphne = WebServer()
     worker, worker_log = celery("worker", "--pool=threads", "--concurrency=4", "--without-gossip")
     beat_dir = Path(tempfile.mkdtemp(prefix="bench-beat-"))
     beat, beat_log = celery("beat", "-s", str(beat_dir / "schedule"))

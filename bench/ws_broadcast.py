@@ -1,27 +1,30 @@
-"""Room broadcast: N sockets in one contest on one daphne, one room event per second.
+"""Room broadcast: N sockets in one contest on one web process, one room event per second.
 
     createdb -h 127.0.0.1 -U postgres h2bench
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/h2bench REDIS_URL=redis://127.0.0.1:6379/3 \\
     REDIS_KEY_PREFIX=h2bench SECRET_KEY=bench .venv/bin/python bench/ws_broadcast.py \\
     --sockets 1000 5000 --events 20
 
-For each N: creates N users and an active contest, starts daphne (loopback, the flags of
-bench/ws_common.py), opens N sockets from --clients load processes (each socket joins the
-contest), then publishes --events room events through realtime.outbound.broadcast at 1/s from this
-process, as the contest clock would. Prints, per delivery, the latency from the event's
-`timestamp` (stamped when it was published) to its arrival at the client: p50, p99, max;
-the median over events of the slowest socket's latency; lost deliveries; daphne's CPU per
-delivered message and memory. --event leaderboard_update measures the personalised path
-(one ranks lookup per event per server process, `you` filled per socket). The users and
-the contest are deleted at the end. Everything runs on this machine: the load clients
-share its cores with the server.
+For each N: creates N users and an active contest, starts the web server (uvicorn as the
+Procfile runs it, on loopback: bench/ws_common.py), opens N sockets from --clients load
+processes (each socket joins the contest), then publishes --events room events through
+realtime.outbound.broadcast at 1/s from this process, as the contest clock would. Prints,
+per delivery, the latency from the event's `timestamp` (stamped when it was published) to
+its arrival at the client: p50, p99, max; the median over events of the slowest socket's
+latency; lost deliveries; the server's CPU per delivered message and memory. --event
+leaderboard_update measures the personalised path (one ranks lookup per event per server
+process, `you` filled per socket). The users and the contest are deleted at the end.
+Everything runs on this machine: the load clients share its cores with the server.
 
---server node (or both: daphne, then node, for each N) runs the same load clients against
-bench/node/server.js, a minimal Node `ws` server (no auth, no database, no channel layer)
-that answers join_contest with a contest_state and sends each event this process writes to
-its stdin to every socket: the same envelopes (shape, padding, a fresh `timestamp`, `seq`
-and `epoch`) at the same 1/s, so its CPU per delivered message is a reference for daphne's.
-Its dependencies are installed (bench/node/install.sh, npm ci) on first use.
+--server daphne or granian runs the project's app on that ASGI server instead.
+--web-processes 2 runs that many uvicorn workers sharing the port. --server node runs
+the same load clients against bench/node/server.js, a minimal Node `ws` server (no auth,
+no database, no channel layer) that answers join_contest with a contest_state and sends
+each event this process writes to its stdin to every socket: the same envelopes (shape,
+padding, a fresh `timestamp`, `seq` and `epoch`) at the same 1/s, so its CPU per
+delivered message is a reference for ours. Its dependencies are installed
+(bench/node/install.sh, npm ci) on first use. Several servers (`--server uvicorn daphne
+node`) run one after the other for each N.
 """
 
 from __future__ import annotations
@@ -40,8 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from ws_common import (
+    SERVERS,
     ClientProcess,
-    Daphne,
+    WebServer,
     django_setup,
     free_port,
     open_joined,
@@ -197,7 +201,7 @@ def collect(workers: list[ClientProcess]) -> list[list[list[float]]]:
     return [json.loads(worker.expect("RESULT")) for worker in workers]
 
 
-def bench(n: int, events: int, clients: int, event: str) -> None:
+def bench(n: int, events: int, clients: int, event: str, kind: str, processes: int) -> None:
     from rest_framework_simplejwt.tokens import AccessToken
 
     from accounts.models import User
@@ -214,12 +218,13 @@ def bench(n: int, events: int, clients: int, event: str) -> None:
         for i in range(n)
     )
     tokens = [str(AccessToken.for_user(u)) for u in users]
-    daphne = Daphne()
+    server = WebServer(kind=kind, workers=processes)
+    name = f"{kind} x{processes}" if processes > 1 else kind
     workers: list[ClientProcess] = []
     try:
-        workers, joined = load(daphne.url, str(contest.pk), tokens, events, clients)
-        print(f"N={n}: {n} sockets joined in {joined:.1f} s, daphne RSS {daphne.rss_mb():.0f} MB")
-        cpu_before = daphne.cpu_seconds()
+        workers, joined = load(server.url, str(contest.pk), tokens, events, clients)
+        print(f"N={n}: {n} sockets joined in {joined:.1f} s, {name} RSS {server.rss_mb():.0f} MB")
+        cpu_before = server.cpu_seconds()
 
         def send(i: int) -> None:
             if event == "leaderboard_update":
@@ -233,14 +238,14 @@ def bench(n: int, events: int, clients: int, event: str) -> None:
 
         publish(events, send)
         results = collect(workers)
-        cpu = daphne.cpu_seconds() - cpu_before
+        cpu = server.cpu_seconds() - cpu_before
     finally:
         for worker in workers:
             worker.stop()
-        daphne.stop()
+        server.stop()
         contest.delete()
         User.objects.filter(username__startswith=f"wsbench-{run}-").delete()
-    print(summary(n, events, event, results, "daphne", cpu))
+    print(summary(n, events, event, results, name, cpu))
 
 
 def bench_node(n: int, events: int, clients: int) -> None:
@@ -313,19 +318,30 @@ def main() -> None:
     )
     parser.add_argument(
         "--server",
-        choices=["daphne", "node", "both"],
-        default="daphne",
-        help="node: the Node `ws` reference server of bench/node; both: daphne, then node",
+        nargs="+",
+        choices=[*SERVERS, "node"],
+        default=["uvicorn"],
+        help="the project's app on daphne, uvicorn or granian (bench/ws_common.py), or node: "
+        "the Node `ws` reference server of bench/node; each in turn for each N",
+    )
+    parser.add_argument(
+        "--web-processes",
+        type=int,
+        default=1,
+        help="uvicorn worker processes sharing the port (rooms span them through Redis)",
     )
     args = parser.parse_args()
-    if args.server != "daphne" and args.event != "question_change":
+    if args.web_processes > 1 and set(args.server) - {"uvicorn", "node"}:
+        parser.error("--web-processes: uvicorn (and node, which runs one process) only")
+    if "node" in args.server and args.event != "question_change":
         parser.error("the node server has no personalised path: --event question_change only")
     django_setup()
     for n in args.sockets:
-        if args.server in ("daphne", "both"):
-            bench(n, args.events, args.clients, args.event)
-        if args.server in ("node", "both"):
-            bench_node(n, args.events, args.clients)
+        for kind in args.server:
+            if kind == "node":
+                bench_node(n, args.events, args.clients)
+            else:
+                bench(n, args.events, args.clients, args.event, kind, args.web_processes)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ the end; the benchmark writes commands to it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -26,8 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 sys.path.insert(0, str(ROOT))
-# The flags the tests, the Procfile and `make run` use.
-from tests.servers import DAPHNE_FLAGS  # noqa: E402
+# The web servers' command lines with the flags the tests, the Procfile and `make run` use.
+from tests.servers import server_command as web_server_command  # noqa: E402
 
 
 def django_setup() -> None:
@@ -47,22 +48,47 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Daphne:
-    def __init__(self, extra_env: dict[str, str] | None = None) -> None:
+# The ASGI servers the benchmarks can run the project's app on (docs/PERFORMANCE.md, "The
+# ASGI server"): uvicorn and daphne as the Procfile and the tests run them, and granian
+# (one worker, uvloop, no lifespan) for comparison.
+SERVERS = ("uvicorn", "daphne", "granian")
+
+
+def server_command(kind: str, port: int) -> list[str]:
+    if kind == "granian":
+        return [
+            str(BIN / "granian"),
+            "--interface=asginl",
+            "--host=127.0.0.1",
+            f"--port={port}",
+            "--workers=1",
+            "--loop=uvloop",
+            "--backlog=4096",
+            "contestsite.asgi:application",
+        ]
+    return web_server_command(kind, port)
+
+
+class WebServer:
+    """The project's ASGI app on one server process (granian: its worker and its parent)
+    on a free loopback port; with `workers`, that many uvicorn worker processes sharing
+    the port (their parent holds the listening socket, each worker accepts from it)."""
+
+    def __init__(
+        self, extra_env: dict[str, str] | None = None, kind: str = "uvicorn", workers: int = 1
+    ) -> None:
+        self.kind = kind
         self.port = free_port()
-        handle, name = tempfile.mkstemp(prefix="bench-daphne-", suffix=".log")
+        command = server_command(kind, self.port)
+        if workers > 1:
+            if kind != "uvicorn":
+                raise ValueError("several workers: uvicorn only")
+            command[-1:-1] = [f"--workers={workers}"]
+        handle, name = tempfile.mkstemp(prefix=f"bench-{kind}-", suffix=".log")
         self.log = Path(name)
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
         self.proc = subprocess.Popen(
-            [
-                str(BIN / "daphne"),
-                "-e",
-                f"tcp:port={self.port}:interface=127.0.0.1:backlog=4096",
-                *DAPHNE_FLAGS,
-                "--access-log",
-                os.devnull,
-                "contestsite.asgi:application",
-            ],
+            command,
             cwd=ROOT,
             env=env,
             stdout=handle,
@@ -73,28 +99,47 @@ class Daphne:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"daphne exited:\n{self.log.read_text()[-3000:]}")
+                raise RuntimeError(f"{kind} exited:\n{self.log.read_text()[-3000:]}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
                 return
             except OSError:
                 time.sleep(0.1)
-        raise RuntimeError("daphne did not start")
+        raise RuntimeError(f"{kind} did not start")
 
     @property
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws/contest"
 
+    def _pids(self) -> list[int]:
+        """The server's processes: every process of the session it leads."""
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # gone meanwhile
+            if int(fields[3]) == self.proc.pid:  # the session id
+                pids.append(int(stat.parent.name))
+        return pids
+
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the daphne process so far."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU time of the server's processes so far."""
+        total = 0
+        for pid in self._pids():
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+        total = 0
+        for pid in self._pids():
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        return total / 1024
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -109,7 +154,7 @@ class Daphne:
             if "ERROR" in line or "Traceback" in line
         ]
         if errors:
-            print(f"daphne logged {len(errors)} error lines, first: {errors[0]}")
+            print(f"{self.kind} logged {len(errors)} error lines, first: {errors[0]}")
         self.log.unlink(missing_ok=True)
 
 

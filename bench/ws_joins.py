@@ -1,4 +1,4 @@
-"""Join and reconnect storms: N sockets join one contest on one daphne, C at a time.
+"""Join and reconnect storms: N sockets join one contest on one web process, C at a time.
 
     createdb -h 127.0.0.1 -U postgres benchdb
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/benchdb REDIS_URL=redis://127.0.0.1:6379/7 \\
@@ -6,8 +6,10 @@
     .venv/bin/python bench/ws_joins.py --sockets 10000 --concurrency 500 --clients 3
 
 Creates N users (in bulk: one shared unusable password, tokens signed here) and an active
-contest, starts daphne (loopback, the flags of bench/ws_common.py) and --clients load
-processes. One warm-up socket joins and leaves first, so that daphne's lazy start-up
+contest, starts the web server (uvicorn as the Procfile runs it, or --server daphne;
+--web-processes uvicorn workers sharing the port; loopback: bench/ws_common.py) and
+--clients load processes. One warm-up socket joins and leaves first, so that the server's
+lazy start-up
 (its first database and Redis connections) is not counted. Then:
 
 1. Join storm: the N sockets open with at most --concurrency in flight at once (split
@@ -16,14 +18,14 @@ processes. One warm-up socket joins and leaves first, so that daphne's lazy star
    flight from the start of its connect to its contest_state. Prints the time from the
    first connect to the last contest_state, joins per second, handshakes refused (an
    HTTP status: daphne answers 403 to a handshake the application did not accept within
-   its --websocket_connect_timeout, 5 s) or failed otherwise, p50/p99/max of a socket's
-   connect -> contest_state, daphne's RSS growth per socket (VmRSS after all joined minus
-   before, divided by N) and daphne's CPU seconds.
+   its --websocket_connect_timeout, 5 s; uvicorn has no such timeout) or failed
+   otherwise, p50/p99/max of a socket's connect -> contest_state, the server's RSS growth
+   per socket (VmRSS after all joined minus before, divided by N) and its CPU seconds.
 2. Reconnect storm (--reconnect, the default): every joined socket closes at once and
    reconnects (same cap), sending resync with the epoch and seq of its contest_state,
    and waits for its resync_complete (a contest_state reply is counted apart: it means the
    server could not replay). Prints the time from the first close to the last reply,
-   p50/p99/max of a socket's connect -> reply, failures and daphne's CPU seconds.
+   p50/p99/max of a socket's connect -> reply, failures and the server's CPU seconds.
 
 One summary line per phase, then one JSON line with the figures. The users and the
 contest are deleted at the end. Everything runs on this machine: the load clients share
@@ -41,7 +43,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from ws_common import ClientProcess, Daphne, django_setup, percentile, say, split
+from ws_common import SERVERS, ClientProcess, WebServer, django_setup, percentile, say, split
 
 OK_JOIN = "contest_state"
 OK_RESYNC = ("resync_complete", "contest_state")
@@ -193,7 +195,14 @@ def ms(figures: dict[str, float | None]) -> str:
 
 
 def bench(
-    n: int, concurrency: int, clients: int, reconnect: bool, timeout: float
+    n: int,
+    concurrency: int,
+    clients: int,
+    reconnect: bool,
+    timeout: float,
+    *,
+    server: str,
+    processes: int,
 ) -> dict[str, Any]:
     from django.contrib.auth.hashers import make_password
     from rest_framework_simplejwt.tokens import AccessToken
@@ -217,7 +226,7 @@ def bench(
     warmup, *tokens = [str(AccessToken.for_user(u)) for u in users]
     # The cap is for all the load processes together.
     caps = [max(1, concurrency // clients + (i < concurrency % clients)) for i in range(clients)]
-    daphne = Daphne()
+    web = WebServer(kind=server, workers=processes)
     workers: list[ClientProcess] = []
     figures: dict[str, Any] = {
         "sockets": n,
@@ -230,7 +239,7 @@ def bench(
                 __file__,
                 share,
                 [
-                    daphne.url,
+                    web.url,
                     str(contest.pk),
                     str(cap),
                     str(timeout),
@@ -243,13 +252,13 @@ def bench(
             worker.expect("READY")
 
         # --- Join storm
-        rss_before = daphne.rss_mb()
-        cpu_before = daphne.cpu_seconds()
+        rss_before = web.rss_mb()
+        cpu_before = web.cpu_seconds()
         for worker in workers:
             worker.tell("JOIN")
         joins = [row for w in workers for row in json.loads(w.expect("RESULT"))["joins"]]
-        rss_after = daphne.rss_mb()
-        cpu_join = daphne.cpu_seconds() - cpu_before
+        rss_after = web.rss_mb()
+        cpu_join = web.cpu_seconds() - cpu_before
         outcomes = Counter(row[2] for row in joins)
         joined = outcomes[OK_JOIN]
         refused, failed, bad = failures(outcomes, (OK_JOIN,))
@@ -276,18 +285,18 @@ def bench(
             f"join storm N={n} C={concurrency}: {joined}/{n} joined in {seconds:.1f} s "
             f"({join['joins_per_second']} joins/s); refused {refused}, failed {failed}"
             f"{f' {bad}' if bad else ''}; connect->contest_state p50/p99/max "
-            f"{ms(join)} ms; daphne RSS {rss_before:.0f} -> {rss_after:.0f} MB "
+            f"{ms(join)} ms; web RSS {rss_before:.0f} -> {rss_after:.0f} MB "
             f"({join['rss_per_socket_kib']} KiB per socket), CPU {cpu_join:.1f} s",
             flush=True,
         )
 
         # --- Reconnect storm
         if reconnect:
-            cpu_before = daphne.cpu_seconds()
+            cpu_before = web.cpu_seconds()
             for worker in workers:
                 worker.tell("RECONNECT")
             results = [json.loads(w.expect("RESULT")) for w in workers]
-            cpu_reconnect = daphne.cpu_seconds() - cpu_before
+            cpu_reconnect = web.cpu_seconds() - cpu_before
             rows = [row for result in results for row in result["reconnects"]]
             outcomes = Counter(row[2] for row in rows)
             converged = sum(outcomes[k] for k in OK_RESYNC)
@@ -316,7 +325,7 @@ def bench(
                 f"converged in {last - started:.1f} s (resync_complete "
                 f"{again['resync_complete']}, contest_state {again['contest_state']}); "
                 f"refused {refused}, failed {failed}{f' {bad}' if bad else ''}; "
-                f"connect->reply p50/p99/max {ms(again)} ms; daphne CPU {cpu_reconnect:.1f} s",
+                f"connect->reply p50/p99/max {ms(again)} ms; web CPU {cpu_reconnect:.1f} s",
                 flush=True,
             )
         for worker in workers:
@@ -324,7 +333,7 @@ def bench(
     finally:
         for worker in workers:
             worker.stop()
-        daphne.stop()
+        web.stop()
         contest.delete()
         User.objects.filter(username__startswith=f"wsjoin-{run}-").delete()
     return figures
@@ -352,9 +361,21 @@ def main() -> None:
     parser.add_argument(
         "--timeout", type=float, default=60, help="seconds a socket may take to its reply"
     )
+    parser.add_argument("--server", choices=SERVERS, default="uvicorn", help="the web server")
+    parser.add_argument(
+        "--web-processes", type=int, default=1, help="uvicorn workers sharing the port"
+    )
     args = parser.parse_args()
     django_setup()
-    figures = bench(args.sockets, args.concurrency, args.clients, args.reconnect, args.timeout)
+    figures = bench(
+        args.sockets,
+        args.concurrency,
+        args.clients,
+        args.reconnect,
+        args.timeout,
+        server=args.server,
+        processes=args.web_processes,
+    )
     print(json.dumps(figures))
 
 

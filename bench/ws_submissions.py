@@ -1,4 +1,4 @@
-"""Answers over the WebSocket: submissions per second and their latency on one daphne.
+"""Answers over the WebSocket: submissions per second and their latency on one web process.
 
     createdb -h 127.0.0.1 -U postgres h2bench
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/h2bench REDIS_URL=redis://127.0.0.1:6379/3 \\
@@ -27,7 +27,16 @@ import time
 from collections import Counter
 from datetime import timedelta
 
-from ws_common import ClientProcess, Daphne, django_setup, open_joined, percentile, say, split
+from ws_common import (
+    SERVERS,
+    ClientProcess,
+    WebServer,
+    django_setup,
+    open_joined,
+    percentile,
+    say,
+    split,
+)
 
 # --- Load client (no Django) ------------------------------------------------------------
 
@@ -70,7 +79,9 @@ async def client_main(tokens: list[str], url: str, contest_id: str) -> None:
 # --- Benchmark --------------------------------------------------------------------------
 
 
-def bench(n: int, rounds: int, windows: list[float], clients: int) -> None:
+def bench(
+    n: int, rounds: int, windows: list[float], clients: int, *, server: str, processes: int
+) -> None:
     from django.utils import timezone
     from rest_framework_simplejwt.tokens import AccessToken
 
@@ -94,22 +105,22 @@ def bench(n: int, rounds: int, windows: list[float], clients: int) -> None:
     )
     tokens = [str(AccessToken.for_user(u)) for u in users]
     # Answering every round from one socket is the benchmark, not a flood.
-    daphne = Daphne({"WS_RATE_LIMIT_PER_SECOND": "100"})
+    web = WebServer({"WS_RATE_LIMIT_PER_SECOND": "100"}, kind=server, workers=processes)
     workers: list[ClientProcess] = []
     try:
         workers = [
-            ClientProcess(__file__, share, [daphne.url, str(contest.pk)])
+            ClientProcess(__file__, share, [web.url, str(contest.pk)])
             for share in split(tokens, clients)
         ]
         for worker in workers:
             worker.expect("READY")
-        print(f"N={n}: {n} sockets joined; daphne RSS {daphne.rss_mb():.0f} MB")
+        print(f"N={n}: {n} sockets joined; web RSS {web.rss_mb():.0f} MB")
         index = 0
         for window in windows:
             latencies: list[float] = []
             outcomes: Counter[str] = Counter()
             busy = 0.0
-            cpu_before = daphne.cpu_seconds()
+            cpu_before = web.cpu_seconds()
             for _ in range(rounds):
                 question, right = questions[index]
                 index += 1
@@ -131,7 +142,7 @@ def bench(n: int, rounds: int, windows: list[float], clients: int) -> None:
                         outcomes[outcome] += 1
                         round_first, round_last = min(round_first, sent), max(round_last, done)
                 busy += round_last - round_first
-            cpu = daphne.cpu_seconds() - cpu_before
+            cpu = web.cpu_seconds() - cpu_before
             answers = n * rounds
             stored = Submission.objects.filter(
                 question__in=[q for q, _ in questions[index - rounds : index]]
@@ -142,12 +153,12 @@ def bench(n: int, rounds: int, windows: list[float], clients: int) -> None:
                 f" ms, p99 {percentile(latencies, 99) * 1000:.0f} ms, "
                 f"max {max(latencies) * 1000:.0f} ms; outcomes {dict(outcomes)}; "
                 f"rows {stored}/{outcomes['submission_result']}; "
-                f"daphne CPU {cpu / answers * 1000:.1f} ms per answer"
+                f"web CPU {cpu / answers * 1000:.1f} ms per answer"
             )
     finally:
         for worker in workers:
             worker.stop()
-        daphne.stop()
+        web.stop()
         contest.delete()
         User.objects.filter(username__startswith=f"wssub-{run}-").delete()
 
@@ -164,9 +175,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="questions per window")
     parser.add_argument("--window", type=float, nargs="+", default=[2.0, 1.0])
     parser.add_argument("--clients", type=int, default=2, help="load-client processes")
+    parser.add_argument("--server", choices=SERVERS, default="uvicorn", help="the web server")
+    parser.add_argument(
+        "--web-processes", type=int, default=1, help="uvicorn workers sharing the port"
+    )
     args = parser.parse_args()
     django_setup()
-    bench(args.sockets, args.rounds, args.window, args.clients)
+    bench(
+        args.sockets,
+        args.rounds,
+        args.window,
+        args.clients,
+        server=args.server,
+        processes=args.web_processes,
+    )
 
 
 if __name__ == "__main__":

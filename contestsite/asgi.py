@@ -22,7 +22,8 @@ application = periodic_install(build_application(django_asgi_app))
 # thresholds stay CPython's: raising the first one (50,000 allocations) made the broadcast
 # path faster but kept memory growing by about 3.7 KB per socket that came and went
 # (bench/churn.py: +40 % RSS after 16,000 connections; +2 % after 21,000 with these).
-# Only in the server: a test process importing the application is left as it is.
-if "daphne.server" in sys.modules:
+# Only in a server (daphne, or uvicorn and granian as bench/ws_common.py runs them): a test
+# process importing the application is left as it is.
+if any(server in sys.modules for server in ("daphne.server", "uvicorn.server", "granian")):
     gc.collect()
     gc.freeze()

@@ -406,6 +406,20 @@ LOGGING = {
         # logs each HTTP request once.
         "django.channels.server": {"level": "WARNING"},
         "daphne.access": {"level": "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING"},
+        # uvicorn's loggers go through the console handler above (its format, the
+        # redaction), not uvicorn's own handlers: its access log and its line per
+        # WebSocket handshake carry the query string. The handshake lines only at DEBUG.
+        "uvicorn": {"level": LOG_LEVEL, "handlers": [], "propagate": True},
+        "uvicorn.error": {
+            "level": "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING",
+            "handlers": [],
+            "propagate": True,
+        },
+        "uvicorn.access": {
+            "level": "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING",
+            "handlers": [],
+            "propagate": True,
+        },
         # 4xx answers are in the request's own line (core.middleware); 5xx keep their
         # traceback here.
         "django.request": {"level": "ERROR"},

@@ -7,8 +7,9 @@ task on the server's loop calls each due task's function in a worker thread, one
 another, in the table's order. From that thread, the way out's bridge hands every send
 back to this loop, where the in-memory layer lives.
 
-Started as soon as daphne serves (a Twisted `callLater` on its reactor, whose asyncio
-loop is the server's), and, under any other ASGI server, by its first connection.
+Started as the server starts: by the ASGI lifespan protocol (uvicorn, as `make run` runs
+it), under daphne by a Twisted `callLater` on its reactor (whose asyncio loop is the
+server's), and under any other ASGI server by its first connection.
 
 `run_task_at` runs one task once at a given instant (the contest clock's transitions, on
 time): with REDIS_URL a Celery message with an ETA, in the embedded mode a timer on the
@@ -119,15 +120,29 @@ def run_task_at(task: str, when: datetime, **kwargs: str | int) -> None:
     loop.call_soon_threadsafe(loop.call_later, delay, _start_timed, task, dict(kwargs))
 
 
+async def _lifespan(receive: Any, send: Any, *, embedded: bool) -> None:
+    """The ASGI lifespan protocol (uvicorn --lifespan on): the embedded periodic tasks
+    start as the server starts, not with its first connection."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            if embedded:
+                periodic_ensure_started()
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 def periodic_install(application: ASGIApp) -> ASGIApp:
     """Run the periodic tasks in this server process when there is no REDIS_URL.
 
-    With REDIS_URL, Celery beat and workers run them: the application is returned as is.
+    With REDIS_URL, Celery beat and workers run them. Either way the application answers
+    the lifespan protocol (a server that speaks it starts the tasks at startup).
     """
-    if settings.REDIS_URL:
-        return application
+    embedded = not settings.REDIS_URL
     reactor = sys.modules.get("twisted.internet.reactor")
-    if reactor is not None:
+    if embedded and reactor is not None:
         # daphne installed its asyncio reactor before importing the application; the
         # call runs on the server's loop once it serves.
         reactor.callLater(0, periodic_ensure_started)
@@ -135,7 +150,11 @@ def periodic_install(application: ASGIApp) -> ASGIApp:
     async def application_with_periodic_tasks(
         scope: dict[str, Any], receive: Any, send: Any
     ) -> None:
-        periodic_ensure_started()
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send, embedded=embedded)
+            return
+        if embedded:
+            periodic_ensure_started()
         await application(scope, receive, send)
 
     return application_with_periodic_tasks

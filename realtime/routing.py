@@ -7,7 +7,7 @@ from typing import Any
 from channels.routing import ProtocolTypeRouter, URLRouter
 from django.urls import re_path
 
-from realtime import daphne_compat
+from realtime import daphne_compat, uvicorn_compat
 from realtime.consumers import ContestConsumer
 from realtime.middleware import JWTAuthMiddleware
 
@@ -20,6 +20,7 @@ async def refuse_unknown_path(scope: dict[str, Any], receive: Any, send: Any) ->
 
 def build_application(django_asgi_app: Any) -> ProtocolTypeRouter:
     daphne_compat.install()
+    uvicorn_compat.install()
     return ProtocolTypeRouter(
         {
             "http": django_asgi_app,

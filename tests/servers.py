@@ -1,4 +1,4 @@
-"""Real processes for integration tests: daphne, a Celery worker, Celery beat.
+"""Real processes for integration tests: the web server, a Celery worker, Celery beat.
 
 Each runs as a subprocess against the test database (the one pytest-django created) and
 the tests' Redis, so tests that use them need committed data: mark them
@@ -137,8 +137,23 @@ class ServiceProcess:
 
 
 # The flags docs/PROTOCOL.md and the Procfile rely on: heartbeat, a listen backlog that
-# takes a burst of connections (daphne's default is 50), and daphne's own message size
+# takes a burst of connections (daphne's default is 50), and the server's own message size
 # limit above the application's WS_MAX_MESSAGE_BYTES (so the application's close applies).
+# uvicorn serves the Procfile and `make run` (docs/PERFORMANCE.md, "The ASGI server");
+# daphne keeps working (the design card names it) and its own tests run on it.
+UVICORN_FLAGS = [
+    "--backlog=4096",
+    "--loop=uvloop",
+    "--http=httptools",
+    "--ws=websockets-sansio",
+    "--ws-max-size=65536",
+    "--ws-ping-interval=30",
+    "--ws-ping-timeout=30",
+    "--ws-per-message-deflate=false",
+    "--lifespan=on",
+    "--no-access-log",
+    "--proxy-headers",
+]
 DAPHNE_FLAGS = [
     "--ping-interval",
     "30",
@@ -149,23 +164,37 @@ DAPHNE_FLAGS = [
     "--websocket-max-frame-size",
     "65536",
 ]
+SERVERS = ("uvicorn", "daphne")
 
 
-class DaphneServer(ServiceProcess):
-    def __init__(self, env: dict[str, str], extra_args: list[str] | None = None) -> None:
+def server_command(kind: str, port: int, host: str = "127.0.0.1") -> list[str]:
+    """The command line of a web process serving the project on host:port."""
+    if kind == "uvicorn":
+        return [
+            str(BIN / "uvicorn"),
+            f"--host={host}",
+            f"--port={port}",
+            *UVICORN_FLAGS,
+            "contestsite.asgi:application",
+        ]
+    if kind == "daphne":
+        return [
+            str(BIN / "daphne"),
+            "-e",
+            f"tcp:port={port}:interface={host}:backlog=4096",
+            *DAPHNE_FLAGS,
+            "contestsite.asgi:application",
+        ]
+    raise ValueError(f"unknown web server {kind!r}")
+
+
+class WebServer(ServiceProcess):
+    """A web process (uvicorn as the Procfile runs it, or daphne) on a free port."""
+
+    def __init__(self, env: dict[str, str], kind: str = "uvicorn") -> None:
         self.port = free_port()
-        super().__init__(
-            "daphne",
-            [
-                str(BIN / "daphne"),
-                "-e",
-                f"tcp:port={self.port}:interface=127.0.0.1:backlog=4096",
-                *DAPHNE_FLAGS,
-                *(extra_args or []),
-                "contestsite.asgi:application",
-            ],
-            env,
-        )
+        self.kind = kind
+        super().__init__(kind, server_command(kind, self.port), env)
 
     @property
     def http_url(self) -> str:
@@ -175,7 +204,7 @@ class DaphneServer(ServiceProcess):
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws/contest"
 
-    def start(self) -> DaphneServer:
+    def start(self) -> WebServer:
         super().start()
         self.wait_for_port(self.port)
         return self
@@ -219,9 +248,21 @@ def celery_beat(env: dict[str, str]) -> ServiceProcess:
 
 
 @pytest.fixture
-def daphne_server(transactional_db) -> Iterator[DaphneServer]:
-    """A real daphne serving the project on a free port, against the test database."""
-    server = DaphneServer(child_env()).start()
+def web_server(transactional_db) -> Iterator[WebServer]:
+    """A real web process (uvicorn, as the Procfile runs it) serving the project on a free
+    port, against the test database."""
+    server = WebServer(child_env()).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=SERVERS)
+def each_web_server(request, transactional_db) -> Iterator[WebServer]:
+    """The project on each web server in turn (uvicorn, then daphne): for what each
+    server's adapter does (realtime/uvicorn_compat.py, realtime/daphne_compat.py)."""
+    server = WebServer(child_env(), kind=request.param).start()
     try:
         yield server
     finally:

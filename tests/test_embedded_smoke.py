@@ -1,4 +1,4 @@
-"""The embedded default: daphne on SQLite with no REDIS_URL (what `make run` serves) plays a
+"""The embedded default: uvicorn on SQLite with no REDIS_URL (what `make run` serves) plays a
 scheduled contest to its end with nothing but Python: the clock runs inside the server.
 The contest has the default rules: grades revealed when a question closes, and a question
 closing as soon as everyone in the room answered (the one player here)."""
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.contests.test_clock_e2e import RECEIVE_TIMEOUT, Player
-from tests.servers import BIN, ROOT, DaphneServer, child_env
+from tests.servers import BIN, ROOT, WebServer, child_env
 
 pytestmark = pytest.mark.e2e
 
@@ -77,7 +77,7 @@ def test_make_run_plays_a_scheduled_contest_without_redis(tmp_path: Path):
     env = child_env(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", REDIS_URL=None)
     manage(env, "migrate", "--noinput")
     created = json.loads(manage(env, "shell", "-c", CREATE).strip().splitlines()[-1])
-    server = DaphneServer(env).start()
+    server = WebServer(env).start()
     player = Player(server.ws_url, created["token"], "A")
 
     async def scenario() -> None:

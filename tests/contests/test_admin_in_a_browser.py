@@ -14,7 +14,7 @@ from contests import services
 from tests.browser import CHROMIUM, Page, chromium_page
 from tests.factories import UserFactory, contest_of_every_type
 from tests.realtime.conftest import run
-from tests.servers import DaphneServer, child_env
+from tests.servers import WebServer, child_env
 
 pytestmark = [
     pytest.mark.e2e,
@@ -42,8 +42,8 @@ WIDTH = "document.documentElement.scrollWidth"
 
 
 @pytest.fixture
-def server() -> Iterator[DaphneServer]:
-    server = DaphneServer(child_env()).start()
+def server() -> Iterator[WebServer]:
+    server = WebServer(child_env()).start()
     try:
         yield server
     finally:
@@ -60,7 +60,7 @@ def signed_in_organizer() -> dict[str, str]:
     return {"sessionid": session.session_key}
 
 
-def browse(server: DaphneServer, path: str, scenario) -> object:
+def browse(server: WebServer, path: str, scenario) -> object:
     cookies = signed_in_organizer()
 
     async def visit() -> object:

@@ -1,5 +1,5 @@
 """The whole clock for real: Celery beat and a worker (subprocesses) against PostgreSQL
-and Redis play a scheduled contest to players on real WebSockets served by daphne, and a
+and Redis play a scheduled contest to players on real WebSockets served by uvicorn, and a
 worker killed mid-contest is replaced without a step lost or doubled."""
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def assert_played_in_order(player: Player, questions: list[str]) -> None:
     assert [r["data"]["accepted"] for r in results] == [True, True, True]
 
 
-def test_a_scheduled_contest_plays_itself_through_a_worker_crash(daphne_server):
+def test_a_scheduled_contest_plays_itself_through_a_worker_crash(web_server):
     contest = contest_with_questions(
         questions=3,
         intermission_seconds=1,
@@ -146,7 +146,7 @@ def test_a_scheduled_contest_plays_itself_through_a_worker_crash(daphne_server):
     questions = [str(q.pk) for q in contest.ordered_questions()]
     users = [UserFactory(display_name=name) for name in ("Right", "Wrong", "Also right")]
     players = [
-        Player(daphne_server.ws_url, access_token_for(user), pick)
+        Player(web_server.ws_url, access_token_for(user), pick)
         for user, pick in zip(users, ["A", "B", "A"], strict=True)
     ]
     beat = celery_beat(child_env()).start()

@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 
 from core import redis as redis_clients
-from tests.servers import DaphneServer, child_env
+from tests.servers import WebServer, child_env
 
 URL = "/api/health/"
 
@@ -53,7 +53,7 @@ def test_it_reports_redis_disabled_as_healthy_in_embedded_mode(api_client, monke
 @pytest.mark.e2e
 def test_it_answers_503_from_a_server_whose_database_is_unreachable(tmp_path):
     env = child_env(DATABASE_URL=f"sqlite:///{tmp_path}/missing/db.sqlite3", REDIS_URL=None)
-    server = DaphneServer(env).start()
+    server = WebServer(env).start()
     try:
         with pytest.raises(urllib.error.HTTPError) as raised:
             urllib.request.urlopen(server.http_url + URL, timeout=30)

@@ -1,5 +1,5 @@
 """core.logs: text or JSON lines, with the ids of what they concern and never a credential;
-and a real daphne's whole output under LOG_FORMAT=json."""
+and a real web server's whole output under LOG_FORMAT=json."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from core import logs
 from tests.conftest import access_token_for
 from tests.realtime.conftest import run
 from tests.realtime.daphne_client import open_socket
-from tests.servers import DaphneServer, child_env
+from tests.servers import WebServer, child_env
 
 JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyX2lkIjoiNDIifQ.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg"
 
@@ -84,8 +84,8 @@ def test_tokens_and_passwords_never_appear_in_a_line(log_format):
 
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
-def test_a_daphne_under_log_format_json_writes_only_json_lines_without_tokens(participant):
-    server = DaphneServer(child_env(LOG_FORMAT="json")).start()
+def test_a_web_server_under_log_format_json_writes_only_json_lines_without_tokens(participant):
+    server = WebServer(child_env(LOG_FORMAT="json")).start()
     token = access_token_for(participant)
     try:
         for url, host in [

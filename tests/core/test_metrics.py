@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from contests import tasks
 from contests.services import contest_end_now, contest_start
 from tests.factories import contest_with_questions
-from tests.servers import BIN, ROOT, DaphneServer, child_env
+from tests.servers import BIN, ROOT, WebServer, child_env
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -126,7 +126,7 @@ def test_a_new_start_of_the_stack_wipes_the_figures_of_the_last_one(tmp_path: Pa
         assert done.returncode == 0, done.stderr
     assert list(tmp_path.glob("counter_*.db"))
 
-    server = DaphneServer(env).start()
+    server = WebServer(env).start()
     try:
         with urllib.request.urlopen(f"{server.http_url}/metrics", timeout=10) as response:
             samples = parse(response.read().decode())

@@ -1,5 +1,5 @@
 """Fair play against the real thing: players on real WebSockets (the `websockets` client)
-served by daphne processes, against the tests' PostgreSQL and Redis. The test process
+served by web processes (uvicorn), against the tests' PostgreSQL and Redis. The test process
 plays the organizer and the clock by calling the services (whose broadcasts go through
 Redis to the servers, as a Celery worker's would), so no test waits for a deadline.
 
@@ -22,7 +22,7 @@ from websockets.exceptions import ConnectionClosed
 from accounts.models import User
 from contests.models import Contest, Question
 from tests.conftest import access_token_for
-from tests.servers import DaphneServer, child_env
+from tests.servers import WebServer, child_env
 
 TIMEOUT = 15
 
@@ -118,7 +118,7 @@ def played(contest: Contest) -> list[Question]:
 
 
 @contextlib.asynccontextmanager
-async def player_on(server: DaphneServer, user: User) -> AsyncIterator[Player]:
+async def player_on(server: WebServer, user: User) -> AsyncIterator[Player]:
     ws = await connect(
         f"{server.ws_url}?token={access_token_for(user)}", open_timeout=TIMEOUT, compression=None
     )
@@ -146,9 +146,9 @@ def db(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @pytest.fixture
-def two_servers(transactional_db) -> Iterator[tuple[DaphneServer, DaphneServer]]:
+def two_servers(transactional_db) -> Iterator[tuple[WebServer, WebServer]]:
     """Two web processes serving the same contests, as behind a load balancer."""
-    servers = [DaphneServer(child_env()).start() for _ in range(2)]
+    servers = [WebServer(child_env()).start() for _ in range(2)]
     try:
         yield servers[0], servers[1]
     finally:

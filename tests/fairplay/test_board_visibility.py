@@ -41,14 +41,14 @@ def scores(board: dict) -> dict[str, int]:
 
 
 @pytest.mark.e2e
-def test_the_board_freezes_for_the_last_questions_and_the_end_reveals_it(daphne_server):
+def test_the_board_freezes_for_the_last_questions_and_the_end_reveals_it(web_server):
     contest = contest_with_questions(questions=4, leaderboard_freeze_last=2)
     questions = played(contest)
     ada, bob = UserFactory(display_name="Ada"), UserFactory(display_name="Bob")
     picks = {0: ("A", "B"), 1: ("B", "A"), 2: ("A", "A"), 3: ("A", "B")}
 
     async def scenario():
-        async with player_on(daphne_server, ada) as a, player_on(daphne_server, bob) as b:
+        async with player_on(web_server, ada) as a, player_on(web_server, bob) as b:
             await a.join(contest)
             await b.join(contest)
             await db(contest_start)(contest_id=contest.pk)
@@ -97,13 +97,13 @@ def test_the_board_freezes_for_the_last_questions_and_the_end_reveals_it(daphne_
 
 
 @pytest.mark.e2e
-def test_a_hidden_board_shows_players_nothing_until_the_final_standings(daphne_server, organizer):
+def test_a_hidden_board_shows_players_nothing_until_the_final_standings(web_server, organizer):
     contest = contest_with_questions(questions=2, leaderboard_visible=False)
     questions = played(contest)
     ada, bob = UserFactory(display_name="Ada"), UserFactory(display_name="Bob")
 
     async def scenario():
-        async with player_on(daphne_server, ada) as a, player_on(daphne_server, bob) as b:
+        async with player_on(web_server, ada) as a, player_on(web_server, bob) as b:
             joined = await a.join(contest)
             await b.join(contest)
             await db(contest_start)(contest_id=contest.pk)

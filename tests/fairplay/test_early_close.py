@@ -26,7 +26,7 @@ from realtime.outbound import broadcast, presence
 from tests.factories import UserFactory, contest_with_questions, open_question
 from tests.fairplay.conftest import db, played, player_on
 from tests.realtime.conftest import run
-from tests.servers import DaphneServer, child_env
+from tests.servers import WebServer, child_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -88,14 +88,14 @@ def test_a_question_closes_once_everyone_on_two_web_processes_answered(two_serve
 
 
 @pytest.mark.e2e
-def test_the_last_one_missing_leaving_the_room_lets_the_question_close(daphne_server):
+def test_the_last_one_missing_leaving_the_room_lets_the_question_close(web_server):
     contest = early_contest()
     q1 = played(contest)[0]
     ada, bob = UserFactory(), UserFactory()
 
     async def scenario():
-        async with player_on(daphne_server, ada) as a:
-            async with player_on(daphne_server, bob) as b:
+        async with player_on(web_server, ada) as a:
+            async with player_on(web_server, bob) as b:
                 await a.join(contest)
                 await b.join(contest)
                 await db(contest_start)(contest_id=contest.pk)
@@ -114,12 +114,10 @@ def test_the_last_one_missing_leaving_the_room_lets_the_question_close(daphne_se
 
 
 @pytest.fixture
-def two_watchful_servers(transactional_db) -> Iterator[tuple[DaphneServer, DaphneServer]]:
+def two_watchful_servers(transactional_db) -> Iterator[tuple[WebServer, WebServer]]:
     """Two web processes that compare what they delivered with the event log 5 times a
     second, so they notice quickly that Redis lost its data."""
-    servers = [
-        DaphneServer(child_env(WS_CATCH_UP_INTERVAL_SECONDS="0.2")).start() for _ in range(2)
-    ]
+    servers = [WebServer(child_env(WS_CATCH_UP_INTERVAL_SECONDS="0.2")).start() for _ in range(2)]
     try:
         yield servers[0], servers[1]
     finally:
@@ -166,7 +164,7 @@ def test_after_redis_loses_its_data_one_answer_does_not_close_for_the_whole_room
 @pytest.mark.e2e
 def test_a_join_that_finds_the_room_registry_gone_fills_it_again(transactional_db):
     """Before the hub's own check notices (never, here) that Redis lost its data."""
-    server = DaphneServer(child_env(WS_CATCH_UP_INTERVAL_SECONDS="600")).start()
+    server = WebServer(child_env(WS_CATCH_UP_INTERVAL_SECONDS="600")).start()
     contest = early_contest()
     q1 = played(contest)[0]
     ada, bob, cy = UserFactory(), UserFactory(), UserFactory()

@@ -92,7 +92,7 @@ def test_a_duplicate_or_early_run_changes_nothing_and_an_early_one_asks_again():
 
 
 @pytest.mark.e2e
-def test_without_beat_a_worker_closes_and_opens_questions_at_their_instants(daphne_server):
+def test_without_beat_a_worker_closes_and_opens_questions_at_their_instants(web_server):
     """No Celery beat, so no tick: only the scheduled tasks move the contest."""
     contest = contest_with_questions(questions=2, close_when_all_answered=False)
     contest.questions.update(time_limit_seconds=5)
@@ -101,7 +101,7 @@ def test_without_beat_a_worker_closes_and_opens_questions_at_their_instants(daph
 
     async def scenario():
         await asyncio.to_thread(worker.wait_for_output, " ready.", 60)
-        async with player_on(daphne_server, user) as p:
+        async with player_on(web_server, user) as p:
             await p.join(contest)
             await db(contest_start)(contest_id=contest.pk)
             first = await p.event("question_broadcast")

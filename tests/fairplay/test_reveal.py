@@ -1,5 +1,5 @@
 """Reveal on close (the default) against immediate reveal: what each player learns, and
-when, on real sockets served by daphne; and that nothing a player can get while a
+when, on real sockets served by uvicorn; and that nothing a player can get while a
 question is open gives away a grade or a score of that question."""
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ def rest_views(contest: Contest, user) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("reveal", ["on_close", "immediate"])
-def test_two_players_learn_their_grades_as_the_mode_says(daphne_server, reveal):
+def test_two_players_learn_their_grades_as_the_mode_says(web_server, reveal):
     contest = contest_with_questions(questions=2, answer_reveal=reveal)
     q1 = played(contest)[0]
     ada, bob = UserFactory(display_name="Ada"), UserFactory(display_name="Bob")
 
     async def scenario():
-        async with player_on(daphne_server, ada) as a, player_on(daphne_server, bob) as b:
+        async with player_on(web_server, ada) as a, player_on(web_server, bob) as b:
             await a.join(contest)
             await b.join(contest)
             await db(contest_start)(contest_id=contest.pk)
@@ -163,7 +163,7 @@ steps = st.lists(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(plan=steps)
-def test_no_frame_before_the_close_reveals_a_grade(daphne_server, plan):
+def test_no_frame_before_the_close_reveals_a_grade(web_server, plan):
     """Over random orders of answers (the defaults: reveal on close, early close when
     everyone answered), no frame a player gets before its question_change, and no REST
     response before the close, shows a grade or score of the open question."""
@@ -175,9 +175,9 @@ def test_no_frame_before_the_close_reveals_a_grade(daphne_server, plan):
 
     async def scenario():
         async with (
-            player_on(daphne_server, users[0]) as p0,
-            player_on(daphne_server, users[1]) as p1,
-            player_on(daphne_server, users[2]) as p2,
+            player_on(web_server, users[0]) as p0,
+            player_on(web_server, users[1]) as p1,
+            player_on(web_server, users[2]) as p2,
         ):
             players = [p0, p1, p2]
             for p in players:
@@ -216,14 +216,14 @@ def test_no_frame_before_the_close_reveals_a_grade(daphne_server, plan):
         assert "correct_answer" not in views["detail"]["questions"][0]
 
 
-def test_the_early_close_sends_question_change_after_the_last_answers_reply(daphne_server):
+def test_the_early_close_sends_question_change_after_the_last_answers_reply(web_server):
     """The last answer's acknowledgement comes first, then the close it caused."""
     contest = contest_with_questions(questions=2, close_when_all_answered=True)
     q1 = played(contest)[0]
     user = UserFactory()
 
     async def scenario():
-        async with player_on(daphne_server, user) as p:
+        async with player_on(web_server, user) as p:
             await p.join(contest)
             await db(contest_start)(contest_id=contest.pk)
             await p.event("question_broadcast")

@@ -126,13 +126,13 @@ def test_the_bonus_needs_speed_scoring():
 
 
 @pytest.mark.e2e
-def test_players_see_their_streak_and_its_points_when_each_question_closes(daphne_server):
+def test_players_see_their_streak_and_its_points_when_each_question_closes(web_server):
     contest = contest_with_questions(questions=3, streak_bonus=True)
     questions = played(contest)
     ada, bob = UserFactory(display_name="Ada"), UserFactory(display_name="Bob")
 
     async def scenario():
-        async with player_on(daphne_server, ada) as a, player_on(daphne_server, bob) as b:
+        async with player_on(web_server, ada) as a, player_on(web_server, bob) as b:
             await a.join(contest)
             await b.join(contest)
             results = []

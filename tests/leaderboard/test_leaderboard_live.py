@@ -1,4 +1,4 @@
-"""The live leaderboard end to end: a real daphne, real WebSocket clients, the flush run
+"""The live leaderboard end to end: a real web server, real WebSocket clients, the flush run
 from this process, and each socket's own `you` filled in by the server's hub."""
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def events_until(ws: ClientConnection, last: str) -> list[dict[str, Any]]:
             return events
 
 
-def test_a_batch_of_answers_reaches_every_socket_once_with_its_own_rank(daphne_server):
+def test_a_batch_of_answers_reaches_every_socket_once_with_its_own_rank(web_server):
     # Revealed at once: the answers reach the board before the question closes.
     contest = open_question(contest_with_questions(questions=2, answer_reveal="immediate"))
     question = contest.ordered_questions()[0]
@@ -69,9 +69,7 @@ def test_a_batch_of_answers_reaches_every_socket_once_with_its_own_rank(daphne_s
     # Watcher 0 (on two sockets) never answers: first of those with 0 points, having
     # registered first.
     with ExitStack() as stack:
-        sockets = [
-            stack.enter_context(open_socket(daphne_server, watchers[i])) for i in (0, 0, 1, 2)
-        ]
+        sockets = [stack.enter_context(open_socket(web_server, watchers[i])) for i in (0, 0, 1, 2)]
         for ws in sockets:
             join(ws, contest)
         answering = [*watchers[1:], *crowd]

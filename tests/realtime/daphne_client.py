@@ -10,7 +10,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.servers import DaphneServer
+from tests.servers import WebServer
 
 TIMEOUT = 15
 _request_ids = itertools.count()
@@ -69,9 +69,7 @@ class Socket:
         await self.ws.close()
 
 
-async def open_socket(
-    server: DaphneServer, token: str | None, *, origin: str | None = None
-) -> Socket:
+async def open_socket(server: WebServer, token: str | None, *, origin: str | None = None) -> Socket:
     url = server.ws_url if token is None else f"{server.ws_url}?token={token}"
     ws = await connect(url, origin=origin, open_timeout=TIMEOUT, compression=None)
     return Socket(ws)

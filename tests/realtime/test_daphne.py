@@ -1,4 +1,5 @@
-"""The contest WebSocket on a real daphne, with a real client (`websockets`)."""
+"""The contest WebSocket on a real web server (uvicorn as the Procfile runs it; daphne for
+what its adapter does), with a real client (`websockets`)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from tests.conftest import access_token_for
 from tests.factories import ContestFactory, UserFactory, contest_with_questions, open_question
 from tests.realtime.conftest import run
 from tests.realtime.daphne_client import open_socket
-from tests.servers import DaphneServer, child_env
+from tests.servers import SERVERS, WebServer, child_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -34,7 +35,8 @@ def close_of(server, token, *, origin=None) -> tuple[int, str]:
     return run(scenario)
 
 
-def test_the_handshake_accepts_a_valid_token_and_refuses_the_rest(daphne_server, participant):
+def test_the_handshake_accepts_a_valid_token_and_refuses_the_rest(each_web_server, participant):
+    web_server = each_web_server
     token = access_token_for(participant)
 
     expired = AccessToken.for_user(participant)
@@ -42,19 +44,19 @@ def test_the_handshake_accepts_a_valid_token_and_refuses_the_rest(daphne_server,
     forged = jwt.encode(
         AccessToken.for_user(participant).payload, "another-secret-key-of-32-bytes-!", "HS256"
     )
-    assert close_of(daphne_server, None) == (4001, "missing token")
-    assert close_of(daphne_server, "garbage") == (4001, "invalid token")
-    assert close_of(daphne_server, forged) == (4001, "invalid token")
-    assert close_of(daphne_server, str(expired)) == (4002, "token expired")
-    assert close_of(daphne_server, token, origin="http://evil.example") == (
+    assert close_of(web_server, None) == (4001, "missing token")
+    assert close_of(web_server, "garbage") == (4001, "invalid token")
+    assert close_of(web_server, forged) == (4001, "invalid token")
+    assert close_of(web_server, str(expired)) == (4002, "token expired")
+    assert close_of(web_server, token, origin="http://evil.example") == (
         4003,
         "origin not allowed",
     )
     inactive = UserFactory(is_active=False)
-    assert close_of(daphne_server, access_token_for(inactive)) == (4003, "user inactive")
+    assert close_of(web_server, access_token_for(inactive)) == (4003, "user inactive")
 
     async def scenario():
-        socket = await open_socket(daphne_server, token, origin=daphne_server.http_url)
+        socket = await open_socket(web_server, token, origin=web_server.http_url)
         pong = await socket.request("ping", {})
         await socket.close()
         return pong
@@ -62,19 +64,19 @@ def test_the_handshake_accepts_a_valid_token_and_refuses_the_rest(daphne_server,
     assert run(scenario)["event"] == "pong"
 
 
-def test_a_sixth_socket_of_one_user_is_refused(daphne_server, participant):
+def test_a_sixth_socket_of_one_user_is_refused(web_server, participant):
     token = access_token_for(participant)
 
     async def scenario():
-        sockets = [await open_socket(daphne_server, token) for _ in range(5)]
+        sockets = [await open_socket(web_server, token) for _ in range(5)]
         for socket in sockets:
             assert (await socket.request("ping"))["event"] == "pong"
-        refused = await (await open_socket(daphne_server, token)).close_frame()
+        refused = await (await open_socket(web_server, token)).close_frame()
         await sockets[0].close()
         # The slot is free again once the server has seen the close.
         deadline = asyncio.get_running_loop().time() + 10
         while True:
-            socket = await open_socket(daphne_server, token)
+            socket = await open_socket(web_server, token)
             try:
                 reconnected = (await socket.request("ping"))["event"] == "pong"
                 break
@@ -88,14 +90,14 @@ def test_a_sixth_socket_of_one_user_is_refused(daphne_server, participant):
     assert run(scenario) == ((4003, "too many connections"), True)
 
 
-def test_a_participant_joins_answers_and_catches_up_after_a_reconnect(daphne_server, participant):
+def test_a_participant_joins_answers_and_catches_up_after_a_reconnect(web_server, participant):
     contest = open_question(contest_with_questions(questions=2, answer_reveal="immediate"), index=1)
     question = contest.ordered_questions()[0]
     right = str(question.choices.get(text="A").id)
     token = access_token_for(participant)
 
     async def scenario():
-        socket = await open_socket(daphne_server, token)
+        socket = await open_socket(web_server, token)
         state = (await socket.request("join_contest", {"contestId": str(contest.pk)}))["data"]
         result = await socket.request(
             "submit_answer",
@@ -107,7 +109,7 @@ def test_a_participant_joins_answers_and_catches_up_after_a_reconnect(daphne_ser
 
         await broadcast.asend_to_contest(contest.pk, "question_change", {"n": 2})
         await broadcast.asend_to_contest(contest.pk, "question_change", {"n": 3})
-        socket = await open_socket(daphne_server, token)
+        socket = await open_socket(web_server, token)
         cursor = {"contestId": str(contest.pk), "epoch": state["epoch"], "lastSeq": first["seq"]}
         await socket.send("resync", cursor)
         replayed = [await socket.receive_event("question_change") for _ in range(2)]
@@ -128,7 +130,7 @@ def test_a_participant_joins_answers_and_catches_up_after_a_reconnect(daphne_ser
     assert snapshot["data"]["yourSubmission"]["submissionId"] == result["data"]["submissionId"]
 
 
-def test_a_leaderboard_update_reaches_every_socket_with_its_own_rank(daphne_server):
+def test_a_leaderboard_update_reaches_every_socket_with_its_own_rank(web_server):
     contest = open_question(contest_with_questions(questions=1, answer_reveal="immediate"), index=1)
     question = contest.ordered_questions()[0]
     users = [UserFactory() for _ in range(4)]
@@ -143,7 +145,7 @@ def test_a_leaderboard_update_reaches_every_socket_with_its_own_rank(daphne_serv
     )
 
     async def scenario():
-        sockets = [await open_socket(daphne_server, access_token_for(u)) for u in users]
+        sockets = [await open_socket(web_server, access_token_for(u)) for u in users]
         for socket in sockets:
             await socket.request("join_contest", {"contestId": str(contest.pk)})
         # From another process, as the leaderboard flush would.
@@ -160,43 +162,50 @@ def test_a_leaderboard_update_reaches_every_socket_with_its_own_rank(daphne_serv
     assert len({e["seq"] for e in events}) == 1
 
 
-def test_a_message_over_the_size_limit_closes_with_1009(daphne_server, participant):
+def test_a_message_over_the_size_limit_closes_with_1009(each_web_server, participant):
+    web_server = each_web_server
+
     async def scenario():
-        socket = await open_socket(daphne_server, access_token_for(participant))
+        socket = await open_socket(web_server, access_token_for(participant))
         await socket.ws.send("x" * (16 * 1024 + 1))
         return await socket.close_frame()
 
     assert run(scenario) == (1009, "message too big")
 
 
-def test_the_token_never_reaches_the_server_log(transactional_db, participant):
-    # At DEBUG, daphne's access log (full request URIs) is on too.
-    daphne_server = DaphneServer(child_env(LOG_LEVEL="DEBUG")).start()
+# The line each server logs for a handshake at DEBUG (with the request's URI).
+HANDSHAKE_LINE = {"uvicorn": '"WebSocket /ws/contest?token=[redacted]"', "daphne": "WSCONNECT"}
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_the_token_never_reaches_the_server_log(transactional_db, participant, kind):
+    # At DEBUG, the server's access log and handshake lines (full request URIs) are on too.
+    web_server = WebServer(child_env(LOG_LEVEL="DEBUG"), kind=kind).start()
     try:
-        token_never_logged(daphne_server, participant)
+        token_never_logged(web_server, participant)
     finally:
-        daphne_server.stop()
+        web_server.stop()
 
 
-def token_never_logged(daphne_server, participant) -> None:
+def token_never_logged(web_server, participant) -> None:
     token = access_token_for(participant)
     contest = ContestFactory()
 
     async def scenario():
-        socket = await open_socket(daphne_server, token)
+        socket = await open_socket(web_server, token)
         await socket.request("join_contest", {"contestId": str(contest.pk)})
         await socket.close()
-        refused = await open_socket(daphne_server, token, origin="http://evil.example")
+        refused = await open_socket(web_server, token, origin="http://evil.example")
         await refused.close_frame()
 
     run(scenario)
     # A plain HTTP request to the socket's URL (a browser tab, a proxy's health check) and
-    # to an API URL: daphne's access log writes full request URIs.
+    # to an API URL: the access log writes full request URIs.
     for path in (f"/ws/contest?token={token}", f"/api/health/?token={token}&x=1"):
         with contextlib.suppress(urllib.error.HTTPError):
-            urllib.request.urlopen(daphne_server.http_url + path, timeout=10).close()
-    daphne_server.wait_for_output("?token=[redacted]&x=1")
-    output = daphne_server.output()
-    assert "WSCONNECT" in output
+            urllib.request.urlopen(web_server.http_url + path, timeout=10).close()
+    web_server.wait_for_output("?token=[redacted]&x=1")
+    output = web_server.output()
+    assert HANDSHAKE_LINE[web_server.kind] in output
     assert token not in output
     assert token.split(".")[2] not in output

@@ -13,15 +13,15 @@ from tests.conftest import access_token_for
 from tests.factories import ContestFactory, UserFactory, open_question, single_choice_question
 from tests.realtime.conftest import run
 from tests.realtime.daphne_client import open_socket
-from tests.servers import DaphneServer, child_env
+from tests.servers import WebServer, child_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def unthrottled_daphne(transactional_db) -> Iterator[DaphneServer]:
+def unthrottled_daphne(transactional_db) -> Iterator[WebServer]:
     """A daphne whose rate limit lets one client answer 50 questions in a few seconds."""
-    server = DaphneServer(
+    server = WebServer(
         child_env(WS_RATE_LIMIT_PER_SECOND="1000", WS_RATE_LIMIT_BURST="1000")
     ).start()
     try:
@@ -30,7 +30,7 @@ def unthrottled_daphne(transactional_db) -> Iterator[DaphneServer]:
         server.stop()
 
 
-def test_200_sockets_answering_one_question_at_once_are_all_stored(daphne_server):
+def test_200_sockets_answering_one_question_at_once_are_all_stored(web_server):
     contest = ContestFactory(answer_reveal="immediate")
     question = single_choice_question(contest, order=1, time_limit_seconds=120)
     open_question(contest, index=1)
@@ -39,7 +39,7 @@ def test_200_sockets_answering_one_question_at_once_are_all_stored(daphne_server
     answer = {"contestId": str(contest.pk), "questionId": str(question.pk), "answer": right}
 
     async def scenario():
-        sockets = await asyncio.gather(*(open_socket(daphne_server, t) for t in tokens))
+        sockets = await asyncio.gather(*(open_socket(web_server, t) for t in tokens))
         joined = await asyncio.gather(
             *(s.request("join_contest", {"contestId": str(contest.pk)}) for s in sockets)
         )

@@ -1,4 +1,4 @@
-"""The socket figures of core.metrics under real sockets on real daphne processes, and
+"""The socket figures of core.metrics under real sockets on real web processes, and
 their sum over several processes (PROMETHEUS_MULTIPROC_DIR)."""
 
 from __future__ import annotations
@@ -19,19 +19,17 @@ from tests.core.test_metrics import Samples, parse, value
 from tests.factories import contest_with_questions
 from tests.realtime.conftest import run
 from tests.realtime.daphne_client import open_socket
-from tests.servers import DaphneServer, child_env
+from tests.servers import WebServer, child_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def scrape(server: DaphneServer) -> Samples:
+def scrape(server: WebServer) -> Samples:
     with urllib.request.urlopen(f"{server.http_url}/metrics", timeout=10) as response:
         return parse(response.read().decode())
 
 
-def wait_for(
-    server: DaphneServer, check: Callable[[Samples], bool], timeout: float = 15
-) -> Samples:
+def wait_for(server: WebServer, check: Callable[[Samples], bool], timeout: float = 15) -> Samples:
     """The server's figures once `check` holds (sockets are counted when the server has
     handled them, a moment after the client's call returns)."""
     deadline = time.monotonic() + timeout
@@ -44,7 +42,7 @@ def wait_for(
         time.sleep(0.05)
 
 
-async def await_figures(server: DaphneServer, check: Callable[[Samples], bool]) -> Samples:
+async def await_figures(server: WebServer, check: Callable[[Samples], bool]) -> Samples:
     return await asyncio.to_thread(wait_for, server, check)
 
 
@@ -58,7 +56,7 @@ def start(contest_id: uuid.UUID) -> None:
 
 @pytest.fixture
 def server(tmp_path: Path):
-    server = DaphneServer(child_env(PROMETHEUS_MULTIPROC_DIR=str(tmp_path))).start()
+    server = WebServer(child_env(PROMETHEUS_MULTIPROC_DIR=str(tmp_path))).start()
     try:
         yield server
     finally:
@@ -157,7 +155,7 @@ def test_a_refused_handshake_and_an_oversized_message_are_counted_by_close_code(
 
 def test_two_web_processes_show_the_sum_of_their_figures(tmp_path: Path, participant, outsider):
     env = child_env(PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
-    first, second = DaphneServer(env).start(), DaphneServer(env).start()
+    first, second = WebServer(env).start(), WebServer(env).start()
     third = None
     try:
 
@@ -176,7 +174,7 @@ def test_two_web_processes_show_the_sum_of_their_figures(tmp_path: Path, partici
         # A web process that is gone: its open sockets leave the sum when the next process
         # starts; what it counted stays in the totals.
         second.kill()
-        third = DaphneServer(env).start()
+        third = WebServer(env).start()
         after = wait_for(third, lambda s: value(s, "contest_ws_connections") == 1)
     finally:
         for server in (first, second, third):

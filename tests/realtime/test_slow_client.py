@@ -14,7 +14,7 @@ from tests.conftest import access_token_for
 from tests.factories import UserFactory, contest_with_questions
 from tests.realtime.conftest import run
 from tests.realtime.daphne_client import open_socket
-from tests.servers import DaphneServer, child_env
+from tests.servers import SERVERS, WebServer, child_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
@@ -22,10 +22,11 @@ EVENTS = 120
 PADDING = "x" * 60_000  # 120 events of 60 KB: more than the kernel's buffers hold
 
 
-def test_a_client_that_does_not_read_is_closed_and_the_room_goes_on():
+@pytest.mark.parametrize("kind", SERVERS)
+def test_a_client_that_does_not_read_is_closed_and_the_room_goes_on(kind):
     contest = contest_with_questions(questions=1)
     reader, stuck = UserFactory(), UserFactory()
-    server = DaphneServer(child_env(WS_MAX_SEND_BUFFER_BYTES="65536")).start()
+    server = WebServer(child_env(WS_MAX_SEND_BUFFER_BYTES="65536"), kind=kind).start()
     try:
         # A tiny receive window, and the client library stops reading after one message:
         # what the server writes for it piles up on the server's side.

@@ -38,8 +38,8 @@ from leaderboard.models import FinalStanding
 from leaderboard.selectors import standings_from_database
 from realtime.models import OutboxEvent
 from tests.servers import (
-    DaphneServer,
     ServiceProcess,
+    WebServer,
     celery_beat,
     celery_worker,
     child_env,
@@ -193,7 +193,7 @@ class Stack:
             SHUTDOWN_TIMEOUT_SECONDS="5",
             **env,
         )
-        self.webs = [DaphneServer(self.env) for _ in range(web)]
+        self.webs = [WebServer(self.env) for _ in range(web)]
         self.workers = [celery_worker(self.env)]
         self.beats = [celery_beat(self.env) for _ in range(beats)]
         # Every process that ever ran, for the log check at the end.

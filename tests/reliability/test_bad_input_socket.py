@@ -139,7 +139,7 @@ def test_an_escaped_surrogate_pair_in_a_text_answer_is_ordinary_text(
     assert Submission.objects.get().answer == "Paris \U0001f5fc"
 
 
-# --- Against a real daphne -------------------------------------------------------------------
+# --- Against a real web server --------------------------------------------------------------
 
 
 def close_after_sending(server, token: str, message: str | list[str]) -> tuple[int, str]:
@@ -161,16 +161,16 @@ def no_error_in(output: str) -> list[str]:
 
 
 @pytest.mark.e2e
-def test_a_message_over_daphnes_64_kib_limit_gets_a_1009_close_frame(daphne_server, participant):
+def test_a_message_over_the_servers_64_kib_limit_gets_a_1009_close_frame(web_server, participant):
     token = access_token_for(participant)
     over = 64 * 1024 + 1
 
-    one_frame = close_after_sending(daphne_server, token, "x" * over)
-    fragmented = close_after_sending(daphne_server, token, ["x" * 16 * 1024] * 5)
+    one_frame = close_after_sending(web_server, token, "x" * over)
+    fragmented = close_after_sending(web_server, token, ["x" * 16 * 1024] * 5)
 
     assert one_frame[0] == 1009, one_frame
     assert fragmented[0] == 1009, fragmented
-    assert no_error_in(daphne_server.output()) == []
+    assert no_error_in(web_server.output()) == []
 
 
 BETWEEN_THE_LIMITS = {
@@ -182,18 +182,18 @@ BETWEEN_THE_LIMITS = {
 
 
 @pytest.mark.e2e
-def test_a_message_between_16_and_64_kib_is_closed_1009_message_too_big(daphne_server, participant):
+def test_a_message_between_16_and_64_kib_is_closed_1009_message_too_big(web_server, participant):
     token = access_token_for(participant)
     for message in BETWEEN_THE_LIMITS.values():
         assert 16 * 1024 < len(message.encode()) <= 64 * 1024
 
     closes = {
-        name: close_after_sending(daphne_server, token, message)
+        name: close_after_sending(web_server, token, message)
         for name, message in BETWEEN_THE_LIMITS.items()
     }
 
     assert closes == dict.fromkeys(BETWEEN_THE_LIMITS, (1009, "message too big"))
-    assert no_error_in(daphne_server.output()) == []
+    assert no_error_in(web_server.output()) == []
 
 
 def token_with_user_id(user_id: object) -> str:
@@ -209,14 +209,14 @@ NOT_UUIDS += [2**200, ["x"], {"id": 1}]
 
 
 @pytest.mark.e2e
-def test_a_token_whose_user_id_is_not_a_uuid_closes_4001_invalid_token(daphne_server, participant):
+def test_a_token_whose_user_id_is_not_a_uuid_closes_4001_invalid_token(web_server, participant):
     async def scenario():
-        socket = await open_socket(daphne_server, token_with_user_id(str(participant.pk)))
+        socket = await open_socket(web_server, token_with_user_id(str(participant.pk)))
         pong = await socket.request("ping")
         await socket.close()
         closes = []
         for user_id in NOT_UUIDS:
-            refused = await open_socket(daphne_server, token_with_user_id(user_id))
+            refused = await open_socket(web_server, token_with_user_id(user_id))
             closes.append(await refused.close_frame())
         return pong, closes
 
@@ -225,14 +225,14 @@ def test_a_token_whose_user_id_is_not_a_uuid_closes_4001_invalid_token(daphne_se
     assert closes == [(4001, "invalid token")] * len(NOT_UUIDS)
 
     request = urllib.request.Request(
-        f"{daphne_server.http_url}/api/contests/",
+        f"{web_server.http_url}/api/contests/",
         headers={"Authorization": f"Bearer {token_with_user_id('not-a-uuid')}"},
     )
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 401
     assert json.loads(refused.value.read())["code"] == "TOKEN_NOT_VALID"
-    assert no_error_in(daphne_server.output()) == []
+    assert no_error_in(web_server.output()) == []
 
 
 def post(server, path: str, body, headers: dict[str, str] | None = None) -> tuple[int, dict]:
@@ -260,15 +260,15 @@ TOO_BIG = register_body(b"x" * 2_700_000)
 
 
 @pytest.mark.e2e
-def test_through_daphne_bad_bodies_get_413_or_400_never_500(daphne_server):
-    sized = post(daphne_server, "/api/auth/register/", TOO_BIG)
-    deep = post(daphne_server, "/api/auth/register/", b"[" * 50_000 + b"]" * 50_000)
-    surrogate = post(daphne_server, "/api/auth/register/", register_body(b"\\udfff"))
+def test_through_the_server_bad_bodies_get_413_or_400_never_500(web_server):
+    sized = post(web_server, "/api/auth/register/", TOO_BIG)
+    deep = post(web_server, "/api/auth/register/", b"[" * 50_000 + b"]" * 50_000)
+    surrogate = post(web_server, "/api/auth/register/", register_body(b"\\udfff"))
 
     assert (sized[0], sized[1]["code"]) == (413, "REQUEST_TOO_LARGE")
     assert (deep[0], deep[1]["code"]) == (400, "PARSE_ERROR")
     assert (surrogate[0], surrogate[1]["code"]) == (400, "PARSE_ERROR")
-    assert no_error_in(daphne_server.output()) == []
+    assert no_error_in(web_server.output()) == []
 
 
 def chunked(body: bytes) -> dict:
@@ -279,13 +279,13 @@ def chunked(body: bytes) -> dict:
 
 
 @pytest.mark.e2e
-def test_through_daphne_a_chunked_body_is_read_like_a_sized_one(daphne_server):
-    small = post(daphne_server, "/api/auth/register/", **chunked(register_body(b"Sam")))
-    too_big = post(daphne_server, "/api/auth/register/", **chunked(TOO_BIG))
+def test_through_the_server_a_chunked_body_is_read_like_a_sized_one(web_server):
+    small = post(web_server, "/api/auth/register/", **chunked(register_body(b"Sam")))
+    too_big = post(web_server, "/api/auth/register/", **chunked(TOO_BIG))
 
     assert small == (201, {**small[1], "username": "sam", "display_name": "Sam"})
     assert (too_big[0], too_big[1]["code"]) == (413, "REQUEST_TOO_LARGE")
-    assert no_error_in(daphne_server.output()) == []
+    assert no_error_in(web_server.output()) == []
 
 
 # --- Clients that hang up while their reply is pending ------------------------------------
@@ -369,7 +369,7 @@ ITERATIONS = 64
 
 @pytest.mark.e2e
 def test_clients_hanging_up_while_their_reply_is_pending_leave_no_error_in_the_log(
-    daphne_server,
+    web_server,
 ):
     contest = open_question(contest_with_questions(questions=1))
     question = contest.ordered_questions()[0]
@@ -389,19 +389,19 @@ def test_clients_hanging_up_while_their_reply_is_pending_leave_no_error_in_the_l
     ]
 
     for i in range(ITERATIONS):
-        client = RawClient(daphne_server, tokens[i % len(tokens)])
+        client = RawClient(web_server, tokens[i % len(tokens)])
         # The consumer is idle, waiting for the next message.
         assert client.request("ping", {})["event"] == "pong"
         client.send_then_hang_up(hang_ups[i % len(hang_ups)], close_frame=i % 8 < 4)
 
     # Every socket's handling is over once the server counts no open connection (each
     # consumer has ended) and no user holds a connection slot (each one has cleaned up).
-    wait_until(lambda: metric(daphne_server, "contest_ws_connections") == 0)
+    wait_until(lambda: metric(web_server, "contest_ws_connections") == 0)
     redis = get_redis()
     wait_until(lambda: sum(redis.zcard(_slot_key(user.pk)) for user in users) == 0)
 
-    pings = metric(daphne_server, "contest_ws_events_received_total", 'event="ping"')
+    pings = metric(web_server, "contest_ws_events_received_total", 'event="ping"')
     assert pings >= ITERATIONS, "the messages reached the server"
     assert Submission.objects.filter(question=question).exists()
-    output = daphne_server.output()
+    output = web_server.output()
     assert no_error_in(output) == [], output[-4000:]

@@ -15,15 +15,16 @@ from tests.conftest import access_token_for
 from tests.factories import UserFactory, contest_with_questions, open_question
 from tests.realtime.conftest import run
 from tests.realtime.daphne_client import open_socket
-from tests.servers import DaphneServer, child_env
+from tests.servers import SERVERS, WebServer, child_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
 
-def test_sigterm_closes_every_socket_with_1012_and_exits_in_time():
+@pytest.mark.parametrize("kind", SERVERS)
+def test_sigterm_closes_every_socket_with_1012_and_exits_in_time(kind):
     contest = open_question(contest_with_questions(questions=2))
     users = [UserFactory() for _ in range(5)]
-    server = DaphneServer(child_env(SHUTDOWN_TIMEOUT_SECONDS="5")).start()
+    server = WebServer(child_env(SHUTDOWN_TIMEOUT_SECONDS="5"), kind=kind).start()
     try:
 
         async def scenario():
@@ -46,12 +47,13 @@ def test_sigterm_closes_every_socket_with_1012_and_exits_in_time():
         server.stop()
 
 
-def test_an_answer_in_hand_at_sigterm_is_answered_before_its_socket_closes():
+@pytest.mark.parametrize("kind", SERVERS)
+def test_an_answer_in_hand_at_sigterm_is_answered_before_its_socket_closes(kind):
     contest = open_question(contest_with_questions(questions=1))
     question = contest.ordered_questions()[0]
     right = str(question.choices.get(text="A").pk)
     user = UserFactory()
-    server = DaphneServer(child_env(SHUTDOWN_TIMEOUT_SECONDS="5")).start()
+    server = WebServer(child_env(SHUTDOWN_TIMEOUT_SECONDS="5"), kind=kind).start()
     try:
 
         async def scenario():

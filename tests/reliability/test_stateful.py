@@ -1,5 +1,5 @@
 """Players, their sockets, the contest clock, the organizer and a Redis flush, in any order
-(hypothesis' rule-based state machine), against one real daphne, PostgreSQL and Redis.
+(hypothesis' rule-based state machine), against one real web server, PostgreSQL and Redis.
 
 The machine plays a 3-question contest (single choice, multiple choice, numeric) to 3
 players with 1-2 sockets each. Its rules join, answer (in time, late, twice, malformed),
@@ -68,7 +68,7 @@ from realtime.outbound.broadcast import event_log_position
 from tests.conftest import access_token_for
 from tests.factories import UserFactory, contest_of_every_type
 from tests.reliability.sync_client import TIMEOUT, Client, Position, SocketLoop
-from tests.servers import DaphneServer, child_env
+from tests.servers import WebServer, child_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -177,7 +177,7 @@ class ContestMachine(RuleBasedStateMachine):
     opening of the next question, "a_player_answers_in_time" comes first of the others and
     the clock's time-out second; the end takes two arguments, to come late."""
 
-    def __init__(self, server: DaphneServer, sockets: SocketLoop) -> None:
+    def __init__(self, server: WebServer, sockets: SocketLoop) -> None:
         super().__init__()
         self.server, self.sockets = server, sockets
         redis = get_redis()
@@ -665,7 +665,7 @@ class ContestMachine(RuleBasedStateMachine):
 # --- The test ----------------------------------------------------------------------------------
 
 
-def server_errors(server: DaphneServer) -> list[str]:
+def server_errors(server: WebServer) -> list[str]:
     return [
         line for line in server.output().splitlines() if "Traceback" in line or " ERROR " in line
     ]
@@ -679,7 +679,7 @@ def test_players_sockets_clock_and_redis_flushes_in_any_order_keep_every_invaria
 ):
     # Sockets learn of a flushed event log from the catch-up check (no event may follow).
     # The rate limit is not under test here: a step may send many messages at once.
-    server = DaphneServer(
+    server = WebServer(
         child_env(
             WS_CATCH_UP_INTERVAL_SECONDS="0.1",
             WS_RATE_LIMIT_BURST="1000",

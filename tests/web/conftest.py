@@ -1,5 +1,5 @@
 """Fixtures of the browser tests: Debian's Chromium through Playwright, and the whole
-site (daphne, a Celery worker and beat) for the pages to talk to."""
+site (uvicorn, a Celery worker and beat) for the pages to talk to."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
-from tests.servers import DaphneServer, ServiceProcess, celery_beat, celery_worker, child_env
+from tests.servers import ServiceProcess, WebServer, celery_beat, celery_worker, child_env
 from tests.web.browser import CHROMIUM_ARGS, INSTALL_HINT, WAIT_MS
 
 # Short enough that the clock moves quickly; the pages must not care.
@@ -25,7 +25,7 @@ SITE_ENV = {
 
 @dataclass
 class Site:
-    server: DaphneServer
+    server: WebServer
 
     @property
     def url(self) -> str:
@@ -50,7 +50,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def site(django_db_setup, django_db_blocker) -> Iterator[Site]:
-    """One daphne, worker and beat for the module: each test plays its own contest."""
+    """One web process, worker and beat for the module: each test plays its own contest."""
     from core.redis import get_redis
 
     with django_db_blocker.unblock():
@@ -60,7 +60,7 @@ def site(django_db_setup, django_db_blocker) -> Iterator[Site]:
         env = child_env(**SITE_ENV)
         processes: list[ServiceProcess] = []
         try:
-            server = DaphneServer(env)
+            server = WebServer(env)
             processes.append(server)
             worker = celery_worker(env)
             processes.append(worker)

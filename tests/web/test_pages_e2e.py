@@ -1,4 +1,4 @@
-"""The pages played end to end in Chromium against the real stack (daphne, Celery worker
+"""The pages played end to end in Chromium against the real stack (uvicorn, Celery worker
 and beat, PostgreSQL, Redis): a host screen and players in separate browser contexts,
 a dropped socket, an expired token, and device clocks that disagree. Each page state is
 screenshotted under test-artifacts/ and checked with axe-core."""

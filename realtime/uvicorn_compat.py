@@ -1,0 +1,138 @@
+"""What the contest server needs from uvicorn (0.54, its `websockets-sansio` protocol),
+the web server of the Procfile and `make run` (docs/PERFORMANCE.md, "The ASGI server").
+Installed when uvicorn runs; realtime.daphne_compat does the same for daphne.
+
+- A room event's frame is built once per process, not once per socket (_frame): server
+  frames are unmasked, so its bytes are the same for every socket, and the hub hands the
+  same text object to every socket of a room in turn. uvloop writes it to the socket at
+  once when nothing is queued before it.
+- A client that does not read is closed with 1013 "too slow" once more than
+  WS_MAX_SEND_BUFFER_BYTES wait for it. uvicorn would make every send to it wait until it
+  reads (its `writable` event), and the hub writes a room's sockets in turn: one stuck
+  client would hold the room.
+- A reply sent after the client began closing is dropped (uvicorn raises
+  ClientDisconnected, or a RuntimeError after a close frame, into the application), and a
+  close reason is cut to the 123 bytes a close frame can carry.
+- On SIGTERM the sockets are drained first (realtime.shutdown: 1012 once the message in
+  hand is answered), then uvicorn's own shutdown runs, within SHUTDOWN_TIMEOUT_SECONDS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+import sys
+from typing import Any
+
+from django.conf import settings
+
+from realtime import shutdown
+
+logger = logging.getLogger(__name__)
+
+CLOSE_TOO_SLOW = 1013
+TOO_SLOW = "too slow"
+TEXT_FRAME = 0x81  # FIN and the text opcode
+
+# The last text framed, and its frame (one entry: a reply or a personalised event is
+# framed anew).
+_last_frame: tuple[str, bytes] | None = None
+
+
+def _frame(text: str) -> bytes:
+    """The unmasked WebSocket text frame of `text` (RFC 6455, 5.2)."""
+    global _last_frame
+    if _last_frame is None or _last_frame[0] is not text:
+        payload = text.encode()
+        size = len(payload)
+        if size < 126:
+            header = struct.pack("!BB", TEXT_FRAME, size)
+        elif size < 65536:
+            header = struct.pack("!BBH", TEXT_FRAME, 126, size)
+        else:
+            header = struct.pack("!BBQ", TEXT_FRAME, 127, size)
+        _last_frame = (text, header + payload)
+    return _last_frame[1]
+
+
+def _reason(reason: str) -> str:
+    """A close reason a close frame can carry: at most 123 bytes of UTF-8."""
+    return reason.encode()[:123].decode(errors="ignore")
+
+
+def install() -> None:
+    if "uvicorn.server" in sys.modules:
+        _patch_uvicorn()
+
+
+def _close(protocol: Any, code: int, reason: str) -> None:
+    """Send the close frame now, whether or not the client reads (uvicorn's own close
+    waits until it does), and tell the application."""
+    protocol.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+    protocol.conn.send_close(code, reason)
+    protocol.transport.write(b"".join(protocol.conn.data_to_send()))
+    protocol.close_sent = True
+    if protocol.read_paused:
+        protocol.read_paused = False
+        protocol.transport.resume_reading()
+    protocol.close_timer = protocol.loop.call_later(
+        protocol.close_timeout, protocol.transport.close
+    )
+
+
+def _patch_uvicorn() -> None:
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    from uvicorn.server import Server
+    from websockets.protocol import State
+
+    if getattr(WebSocketsSansIOProtocol.send, "contest_compat", False):
+        return
+    send = WebSocketsSansIOProtocol.send
+
+    async def send_without_waiting(self: Any, message: Any) -> None:
+        kind = message["type"]
+        if (
+            kind not in ("websocket.send", "websocket.close")
+            or not self.handshake_complete
+            or self.initial_response is not None
+        ):
+            await send(self, message)  # the handshake and its answers
+            return
+        if self.close_sent or self.disconnected or self.conn.state is not State.OPEN:
+            # The client hung up, or the close handshake has begun, while this was on its
+            # way: there is no one to send it to.
+            return
+        if kind == "websocket.close":
+            _close(self, message.get("code") or 1000, _reason(message.get("reason") or ""))
+            return
+        if self.transport.get_write_buffer_size() > settings.WS_MAX_SEND_BUFFER_BYTES:
+            # Nobody else waits for it: it is closed, and resyncs if it comes back.
+            logger.info("Closing a client that does not read (%d %s)", CLOSE_TOO_SLOW, TOO_SLOW)
+            _close(self, CLOSE_TOO_SLOW, TOO_SLOW)
+            return
+        text = message.get("text")
+        if text is None or message.get("bytes") is not None or self.conn.extensions:
+            await send(self, message)
+            return
+        self.transport.write(_frame(text))
+
+    send_without_waiting.contest_compat = True  # type: ignore[attr-defined]
+    WebSocketsSansIOProtocol.send = send_without_waiting  # type: ignore[method-assign]
+
+    server_shutdown = Server.shutdown
+
+    async def shutdown_after_draining(self: Any, sockets: Any = None) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        for server in self.servers:
+            server.close()  # stop accepting; uvicorn's shutdown closes them again, harmlessly
+        # uvicorn's own shutdown (closing what is left, waiting for the tasks) needs a
+        # moment after this.
+        await shutdown.drain(timeout=max(0.5, settings.SHUTDOWN_TIMEOUT_SECONDS - 2))
+        if self.config.timeout_graceful_shutdown is None:
+            left = settings.SHUTDOWN_TIMEOUT_SECONDS - (loop.time() - started)
+            self.config.timeout_graceful_shutdown = max(0.5, left)
+        await server_shutdown(self, sockets)
+
+    Server.shutdown = shutdown_after_draining  # type: ignore[method-assign]
