@@ -17,6 +17,7 @@ TEST_ENV := ENV_FILE= DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_U
 # every 30 s, a socket that does not answer in 30 s is dropped; a listen backlog for
 # connection bursts; uvicorn's own message limit stays above WS_MAX_MESSAGE_BYTES so the
 # application's 1009 close applies. The same flags as the Procfile and tests/servers.py.
+# One process (whatever WEB_CONCURRENCY says): the embedded mode's layer and clock live in it.
 UVICORN_FLAGS := --backlog 4096 --loop uvloop --http httptools --ws websockets-sansio \
 	--ws-max-size 65536 --ws-ping-interval 30 --ws-ping-timeout 30 \
 	--ws-per-message-deflate false --lifespan on --no-access-log --proxy-headers
@@ -42,7 +43,7 @@ run: venv .env
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	@echo "Open http://$${HOST:-127.0.0.1}:$(PORT)/ to play: /play/ for players, host screens from / (README: Play it now)."
-	$(BIN)/uvicorn $(UVICORN_FLAGS) --host $${HOST:-127.0.0.1} --port $(PORT) \
+	$(BIN)/uvicorn $(UVICORN_FLAGS) --host $${HOST:-127.0.0.1} --port $(PORT) --workers 1 \
 		contestsite.asgi:application
 
 # The tests choose their own metrics folders: one exported for a local stack stays out.

@@ -5,9 +5,9 @@
     SECRET_KEY=bench-secret-key-bench-secret-key-123 \\
     .venv/bin/python bench/simulate.py --bots 2000 --questions 3 --web-processes 1 --json sim.json
 
-Starts web processes (daphne, the Procfile's flags), a Celery worker and beat against a
-Redis of its own (a private redis-server on a free port) and the database of
-DATABASE_URL; creates the users and tokens in bulk (no password hashing per user);
+Starts web processes (uvicorn with the Procfile's flags; --server daphne), a Celery worker
+and beat against a Redis of its own (a private redis-server on a free port) and the
+database of DATABASE_URL; creates the users and tokens in bulk (no password hashing per user);
 connects the bots with a real WebSocket client (the fault harness's bots: they answer
 with the chosen accuracy after a think time drawn per question, resync on a gap, and
 --drop of them drop their socket once and come back with resync); the organizer starts
@@ -54,6 +54,9 @@ def main() -> None:
     parser.add_argument("--think", type=float, nargs=2, default=[0.5, 6.0], metavar=("MIN", "MAX"))
     parser.add_argument("--drop", type=float, default=0.05, help="share of bots that drop once")
     parser.add_argument("--web-processes", type=int, default=1)
+    parser.add_argument(
+        "--server", choices=["uvicorn", "daphne"], default="uvicorn", help="the web server"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     plan = Plan(
@@ -68,7 +71,8 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     run = f"{int(time.time())}"
     # Pools sized for a load run (the tests' small pools suit many test processes).
-    with Stack(web=args.web_processes, proxy=False, DB_POOL_MAX_SIZE="20").start() as stack:
+    stack = Stack(web=args.web_processes, proxy=False, server=args.server, DB_POOL_MAX_SIZE="20")
+    with stack.start():
         try:
             figures = simulate(stack, plan, run=run, progress=sys.stderr)
         finally:

@@ -93,12 +93,15 @@ async def client_main(tokens: list[str], url: str, contest_id: str, events: int)
     ]
     await asyncio.gather(*(r.wait() for r in readies))
     say(sys.stdout, "READY")
+    cpu_started = time.process_time()
     # The benchmark says how long to wait at most once it has published everything.
     line = await loop.run_in_executor(None, sys.stdin.readline)
     timeout = float(line.split()[1])
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(done, timeout)
-    say(sys.stdout, "RESULT", received)
+    # This load process's CPU while the events arrived: what the clients cost beside the
+    # server on the same cores.
+    say(sys.stdout, "RESULT", {"latencies": received, "cpu": time.process_time() - cpu_started})
     for task in tasks:
         task.cancel()
 
@@ -195,7 +198,7 @@ def publish(events: int, send: Callable[[int], None]) -> None:
         send(i)
 
 
-def collect(workers: list[ClientProcess]) -> list[list[list[float]]]:
+def collect(workers: list[ClientProcess]) -> list[dict[str, Any]]:
     for worker in workers:
         worker.tell("WAIT 30")
     return [json.loads(worker.expect("RESULT")) for worker in workers]
@@ -230,7 +233,10 @@ def bench(n: int, events: int, clients: int, event: str, kind: str, processes: i
             if event == "leaderboard_update":
                 board = leaderboard_top(contest_id=contest.pk, limit=10)
                 data = payloads.leaderboard_update_payload(
-                    contest.pk, top=board["top"], total_participants=board["totalParticipants"]
+                    contest.pk,
+                    top=board["top"],
+                    total_participants=board["totalParticipants"],
+                    frozen=False,
                 )
             else:
                 data = question_change(str(contest.pk), i)
@@ -279,9 +285,10 @@ def bench_node(n: int, events: int, clients: int) -> None:
 
 
 def summary(
-    n: int, events: int, event: str, results: list[list[list[float]]], server: str, cpu: float
+    n: int, events: int, event: str, results: list[dict[str, Any]], server: str, cpu: float
 ) -> str:
-    per_socket = [latencies for result in results for latencies in result]
+    per_socket = [latencies for result in results for latencies in result["latencies"]]
+    clients_cpu = sum(result["cpu"] for result in results)
     all_latencies = [x for latencies in per_socket for x in latencies]
     delivered = len(all_latencies)
     # The slowest socket of each event: the latency the last player sees.
@@ -298,7 +305,8 @@ def summary(
         f"max {max(all_latencies, default=0) * ms:.0f} ms; "
         f"slowest socket per event: median {percentile(slowest, 50) * ms:.0f} ms, "
         f"max {max(slowest, default=0) * ms:.0f} ms; "
-        f"{server} CPU {cpu / max(delivered, 1) * 1e6:.0f} us per delivered message"
+        f"{server} CPU {cpu / max(delivered, 1) * 1e6:.0f} us per delivered message "
+        f"(load clients {clients_cpu / max(delivered, 1) * 1e6:.0f} us)"
     )
 
 

@@ -1,11 +1,11 @@
 """Shared parts of the WebSocket benchmarks (bench/ws_broadcast.py, bench/ws_submissions.py).
 
 The benchmark process sets up the data (through Django, against DATABASE_URL/REDIS_URL),
-starts one daphne on a free loopback port with the flags recommended for production, and
-starts load-client processes (the same script with --client) that speak to it with the
-`websockets` library. Clients and the benchmark talk over the clients' stdin/stdout, one
-line per message: the client prints READY once its sockets joined, and RESULT <json> at
-the end; the benchmark writes commands to it.
+starts one web server (uvicorn, or --server daphne or granian) on a free loopback port with
+the flags recommended for production, and starts load-client processes (the same script
+with --client) that speak to it with the `websockets` library. Clients and the benchmark
+talk over the clients' stdin/stdout, one line per message: the client prints READY once
+its sockets joined, and RESULT <json> at the end; the benchmark writes commands to it.
 """
 
 from __future__ import annotations
@@ -87,6 +87,7 @@ class WebServer:
         handle, name = tempfile.mkstemp(prefix=f"bench-{kind}-", suffix=".log")
         self.log = Path(name)
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+        env.pop("WEB_CONCURRENCY", None)  # uvicorn's workers: --web-processes says
         self.proc = subprocess.Popen(
             command,
             cwd=ROOT,

@@ -393,11 +393,12 @@ LOGGING = {
         "json": {"()": "core.logs.JsonFormatter"},
     },
     "handlers": {
+        "null": {"class": "logging.NullHandler"},
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
             "filters": ["transient_redis", "context", "redact"],
-        }
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -407,19 +408,18 @@ LOGGING = {
         "django.channels.server": {"level": "WARNING"},
         "daphne.access": {"level": "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING"},
         # uvicorn's loggers go through the console handler above (its format, the
-        # redaction), not uvicorn's own handlers: its access log and its line per
-        # WebSocket handshake carry the query string. The handshake lines only at DEBUG.
+        # redaction), not uvicorn's own handlers: its line per WebSocket handshake carries
+        # the query string. The handshake lines only at DEBUG.
         "uvicorn": {"level": LOG_LEVEL, "handlers": [], "propagate": True},
         "uvicorn.error": {
             "level": "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING",
             "handlers": [],
             "propagate": True,
         },
-        "uvicorn.access": {
-            "level": "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING",
-            "handlers": [],
-            "propagate": True,
-        },
+        # uvicorn's access log is off (`--no-access-log`; core.middleware logs each
+        # request once, without its query string). The null handler keeps its records
+        # away from logging's last-resort handler, which writes them unredacted.
+        "uvicorn.access": {"level": "WARNING", "handlers": ["null"], "propagate": False},
         # 4xx answers are in the request's own line (core.middleware); 5xx keep their
         # traceback here.
         "django.request": {"level": "ERROR"},

@@ -3,8 +3,8 @@ frame, 1012 "service restart", once the message it is handling is answered, so c
 reconnect to another process at once and resync; the process exits within
 SHUTDOWN_TIMEOUT_SECONDS.
 
-The server decides when to drain (realtime.daphne_compat hooks daphne's SIGTERM); this
-module knows the open sockets and closes them.
+The server decides when to drain (realtime.uvicorn_compat and realtime.daphne_compat hook
+their server's SIGTERM); this module knows the open sockets and closes them.
 """
 
 from __future__ import annotations

@@ -9,12 +9,15 @@ Installed when uvicorn runs; realtime.daphne_compat does the same for daphne.
 - A client that does not read is closed with 1013 "too slow" once more than
   WS_MAX_SEND_BUFFER_BYTES wait for it. uvicorn would make every send to it wait until it
   reads (its `writable` event), and the hub writes a room's sockets in turn: one stuck
-  client would hold the room.
+  client would hold the room. A closed client that does not answer the close frame, or
+  one that stopped answering pings, is dropped (1006) instead of its transport waiting
+  forever to write what the client does not read.
 - A reply sent after the client began closing is dropped (uvicorn raises
   ClientDisconnected, or a RuntimeError after a close frame, into the application), and a
   close reason is cut to the 123 bytes a close frame can carry.
 - On SIGTERM the sockets are drained first (realtime.shutdown: 1012 once the message in
-  hand is answered), then uvicorn's own shutdown runs, within SHUTDOWN_TIMEOUT_SECONDS.
+  hand is answered), then uvicorn's own shutdown runs, within SHUTDOWN_TIMEOUT_SECONDS;
+  a second Ctrl-C cuts the drain short.
 """
 
 from __future__ import annotations
@@ -68,17 +71,31 @@ def install() -> None:
 
 def _close(protocol: Any, code: int, reason: str) -> None:
     """Send the close frame now, whether or not the client reads (uvicorn's own close
-    waits until it does), and tell the application."""
-    protocol.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+    waits until it does), and tell the application. A client that does not answer it
+    within uvicorn's close timeout is dropped: a transport that still holds data for a
+    client that does not read would never finish closing."""
     protocol.conn.send_close(code, reason)
     protocol.transport.write(b"".join(protocol.conn.data_to_send()))
     protocol.close_sent = True
+    protocol.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
     if protocol.read_paused:
         protocol.read_paused = False
         protocol.transport.resume_reading()
     protocol.close_timer = protocol.loop.call_later(
-        protocol.close_timeout, protocol.transport.close
+        protocol.close_timeout, protocol.transport.abort
     )
+
+
+async def _drain_unless_forced(server: Any, timeout: float) -> None:
+    """realtime.shutdown.drain, cut short by a second Ctrl-C (uvicorn's force_exit)."""
+    draining = asyncio.ensure_future(shutdown.drain(timeout=timeout))
+    try:
+        while not draining.done() and not server.force_exit:
+            await asyncio.wait({draining}, timeout=0.1)
+        if draining.done():
+            draining.result()
+    finally:
+        draining.cancel()
 
 
 def _patch_uvicorn() -> None:
@@ -89,6 +106,8 @@ def _patch_uvicorn() -> None:
     if getattr(WebSocketsSansIOProtocol.send, "contest_compat", False):
         return
     send = WebSocketsSansIOProtocol.send
+    connection_lost = WebSocketsSansIOProtocol.connection_lost
+    keepalive_timeout = WebSocketsSansIOProtocol.keepalive_timeout
 
     async def send_without_waiting(self: Any, message: Any) -> None:
         kind = message["type"]
@@ -111,28 +130,59 @@ def _patch_uvicorn() -> None:
             logger.info("Closing a client that does not read (%d %s)", CLOSE_TOO_SLOW, TOO_SLOW)
             _close(self, CLOSE_TOO_SLOW, TOO_SLOW)
             return
-        text = message.get("text")
-        if text is None or message.get("bytes") is not None or self.conn.extensions:
-            await send(self, message)
+        text, data = message.get("text"), message.get("bytes")
+        if data is None and text is not None and not self.conn.extensions:
+            self.transport.write(_frame(text))
             return
-        self.transport.write(_frame(text))
+        # Bytes, or text under a negotiated extension (permessage-deflate, when enabled):
+        # framed by the protocol, still without waiting for the client.
+        if data is not None:
+            self.conn.send_binary(data)
+        elif text is not None:
+            self.conn.send_text(text.encode())
+        self.transport.write(b"".join(self.conn.data_to_send()))
+
+    def connection_lost_without_a_close_frame_is_1006(self: Any, exc: Exception | None) -> None:
+        if self.conn.close_rcvd is None:
+            # Lost without a close frame from the client: 1006 (RFC 6455, 7.1.5), as daphne
+            # reports it and the close-code metrics expect; uvicorn would say 1005.
+            self.handshake_complete = False
+        connection_lost(self, exc)
+
+    def keepalive_timeout_drops_the_connection(self: Any) -> None:
+        keepalive_timeout(self)
+        # uvicorn closes the transport, which waits for what it holds to be written: a
+        # client that stopped answering pings may never read it, and the application
+        # would never hear of its end.
+        if not self.disconnected:
+            self.transport.abort()
 
     send_without_waiting.contest_compat = True  # type: ignore[attr-defined]
     WebSocketsSansIOProtocol.send = send_without_waiting  # type: ignore[method-assign]
+    WebSocketsSansIOProtocol.connection_lost = (  # type: ignore[method-assign]
+        connection_lost_without_a_close_frame_is_1006
+    )
+    WebSocketsSansIOProtocol.keepalive_timeout = (  # type: ignore[method-assign]
+        keepalive_timeout_drops_the_connection
+    )
 
     server_shutdown = Server.shutdown
 
     async def shutdown_after_draining(self: Any, sockets: Any = None) -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
-        for server in self.servers:
-            server.close()  # stop accepting; uvicorn's shutdown closes them again, harmlessly
-        # uvicorn's own shutdown (closing what is left, waiting for the tasks) needs a
-        # moment after this.
-        await shutdown.drain(timeout=max(0.5, settings.SHUTDOWN_TIMEOUT_SECONDS - 2))
-        if self.config.timeout_graceful_shutdown is None:
-            left = settings.SHUTDOWN_TIMEOUT_SECONDS - (loop.time() - started)
-            self.config.timeout_graceful_shutdown = max(0.5, left)
-        await server_shutdown(self, sockets)
+        try:
+            for server in self.servers:
+                server.close()  # stop accepting; uvicorn's shutdown closes them again
+            # uvicorn's own shutdown (closing what is left, waiting for the tasks) needs
+            # a moment after this.
+            await _drain_unless_forced(self, max(0.5, settings.SHUTDOWN_TIMEOUT_SECONDS - 2))
+        finally:
+            left = max(0.5, settings.SHUTDOWN_TIMEOUT_SECONDS - (loop.time() - started))
+            configured = self.config.timeout_graceful_shutdown
+            self.config.timeout_graceful_shutdown = (
+                left if configured is None else min(configured, left)
+            )
+            await server_shutdown(self, sockets)
 
     Server.shutdown = shutdown_after_draining  # type: ignore[method-assign]

@@ -59,6 +59,8 @@ def child_env(**overrides: str) -> dict[str, str]:
         # Small pools: many test processes share one PostgreSQL.
         DB_POOL_MAX_SIZE="8",
     )
+    # uvicorn reads it as its number of worker processes: each test server is one.
+    env.pop("WEB_CONCURRENCY", None)
     env.update(overrides)
     return {k: v for k, v in env.items() if v is not None}
 

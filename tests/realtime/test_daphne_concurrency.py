@@ -19,8 +19,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def unthrottled_daphne(transactional_db) -> Iterator[WebServer]:
-    """A daphne whose rate limit lets one client answer 50 questions in a few seconds."""
+def unthrottled_server(transactional_db) -> Iterator[WebServer]:
+    """A web server whose rate limit lets one client answer 50 questions in a few seconds."""
     server = WebServer(
         child_env(WS_RATE_LIMIT_PER_SECOND="1000", WS_RATE_LIMIT_BURST="1000")
     ).start()
@@ -56,7 +56,7 @@ def test_200_sockets_answering_one_question_at_once_are_all_stored(web_server):
 
 
 def test_one_user_answering_from_two_sockets_at_once_is_stored_once_every_time(
-    unthrottled_daphne, participant
+    unthrottled_server, participant
 ):
     contest = ContestFactory()
     questions = [
@@ -72,8 +72,8 @@ def test_one_user_answering_from_two_sockets_at_once_is_stored_once_every_time(
     token = access_token_for(participant)
 
     async def scenario():
-        one = await open_socket(unthrottled_daphne, token)
-        two = await open_socket(unthrottled_daphne, token)
+        one = await open_socket(unthrottled_server, token)
+        two = await open_socket(unthrottled_server, token)
         for socket in (one, two):
             await socket.request("join_contest", {"contestId": str(contest.pk)})
         rounds = []

@@ -178,7 +178,15 @@ class TcpProxy:
 class Stack:
     """Web processes, a worker and a beat, all reaching Redis through the proxy."""
 
-    def __init__(self, *, web: int = 1, beats: int = 1, proxy: bool = True, **env: str) -> None:
+    def __init__(
+        self,
+        *,
+        web: int = 1,
+        beats: int = 1,
+        proxy: bool = True,
+        server: str = "uvicorn",
+        **env: str,
+    ) -> None:
         self.redis = PrivateRedis().start()
         # Without the proxy (a load run), the processes reach Redis directly: the proxy's
         # threads would spend the caller's CPU on every byte.
@@ -193,7 +201,7 @@ class Stack:
             SHUTDOWN_TIMEOUT_SECONDS="5",
             **env,
         )
-        self.webs = [WebServer(self.env) for _ in range(web)]
+        self.webs = [WebServer(self.env, kind=server) for _ in range(web)]
         self.workers = [celery_worker(self.env)]
         self.beats = [celery_beat(self.env) for _ in range(beats)]
         # Every process that ever ran, for the log check at the end.

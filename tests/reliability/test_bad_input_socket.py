@@ -161,7 +161,10 @@ def no_error_in(output: str) -> list[str]:
 
 
 @pytest.mark.e2e
-def test_a_message_over_the_servers_64_kib_limit_gets_a_1009_close_frame(web_server, participant):
+def test_a_message_over_the_servers_64_kib_limit_gets_a_1009_close_frame(
+    each_web_server, participant
+):
+    web_server = each_web_server
     token = access_token_for(participant)
     over = 64 * 1024 + 1
 
@@ -369,8 +372,9 @@ ITERATIONS = 64
 
 @pytest.mark.e2e
 def test_clients_hanging_up_while_their_reply_is_pending_leave_no_error_in_the_log(
-    web_server,
+    each_web_server,
 ):
+    web_server = each_web_server
     contest = open_question(contest_with_questions(questions=1))
     question = contest.ordered_questions()[0]
     right = str(question.choices.get(text="A").pk)
