@@ -13,6 +13,8 @@ ANSWERED of them) it prints:
   (dirty contest), and a quiet flush (nothing changed);
 - leaderboard_ranks for 1,000 and N ids (the hub's one lookup per broadcast);
 - a full rebuild (after Redis lost the set) and final_standings_write;
+- the last question's close, which completes the contest (`contest_advance` in one
+  transaction: question_change, the final standings, contest_end), rolled back;
 - once completed: the top N and N ranks, read from FinalStanding.
 The contest and its users are deleted at the end. Migrates the database first.
 """
@@ -43,6 +45,7 @@ from django.utils import timezone  # noqa: E402
 
 from accounts.models import User  # noqa: E402
 from contests.models import Contest, Participant, Question, Submission  # noqa: E402
+from contests.services import lifecycle  # noqa: E402
 from core.redis import get_redis  # noqa: E402
 from leaderboard import live, selectors, services  # noqa: E402
 
@@ -196,6 +199,25 @@ def bench(n: int) -> None:
                 transaction.set_rollback(True)
 
         show("final_standings_write (rolled back)", timed(final, 3))
+
+        # The last question, open and past its deadline and grace: the transition that
+        # closes it completes the contest in the same transaction (question_change, the
+        # final standings, contest_end), as the clock runs it at that instant.
+        Contest.objects.filter(pk=contest.pk).update(
+            current_question_index=QUESTIONS,
+            question_open=True,
+            question_started_at=timezone.now() - timedelta(seconds=40),
+            question_deadline=timezone.now() - timedelta(seconds=5),
+        )
+
+        def last_close() -> None:
+            with transaction.atomic():
+                lifecycle.contest_advance(contest_id=cid)
+                completed = Contest.objects.get(pk=contest.pk).status
+                assert completed == Contest.Status.COMPLETED, completed
+                transaction.set_rollback(True)
+
+        show("the last close: contest_advance to contest_end (rolled back)", timed(last_close, 3))
 
         Contest.objects.filter(pk=contest.pk).update(status=Contest.Status.COMPLETED)
         services.final_standings_write(contest_id=cid)
