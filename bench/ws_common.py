@@ -10,6 +10,7 @@ its sockets joined, and RESULT <json> at the end; the benchmark writes commands 
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -52,6 +53,14 @@ def free_port() -> int:
 # ASGI server"): uvicorn and daphne as the Procfile and the tests run them, and granian
 # (one worker, uvloop, no lifespan) for comparison.
 SERVERS = ("uvicorn", "daphne", "granian")
+
+
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    """--server and --web-processes, for the benchmarks that start one web server."""
+    parser.add_argument("--server", choices=SERVERS, default="uvicorn", help="the web server")
+    parser.add_argument(
+        "--web-processes", type=int, default=1, help="uvicorn workers sharing the port"
+    )
 
 
 def server_command(kind: str, port: int) -> list[str]:

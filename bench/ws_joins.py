@@ -43,7 +43,15 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from ws_common import SERVERS, ClientProcess, WebServer, django_setup, percentile, say, split
+from ws_common import (
+    ClientProcess,
+    WebServer,
+    add_server_arguments,
+    django_setup,
+    percentile,
+    say,
+    split,
+)
 
 OK_JOIN = "contest_state"
 OK_RESYNC = ("resync_complete", "contest_state")
@@ -361,10 +369,7 @@ def main() -> None:
     parser.add_argument(
         "--timeout", type=float, default=60, help="seconds a socket may take to its reply"
     )
-    parser.add_argument("--server", choices=SERVERS, default="uvicorn", help="the web server")
-    parser.add_argument(
-        "--web-processes", type=int, default=1, help="uvicorn workers sharing the port"
-    )
+    add_server_arguments(parser)
     args = parser.parse_args()
     django_setup()
     figures = bench(

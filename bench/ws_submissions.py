@@ -28,9 +28,9 @@ from collections import Counter
 from datetime import timedelta
 
 from ws_common import (
-    SERVERS,
     ClientProcess,
     WebServer,
+    add_server_arguments,
     django_setup,
     open_joined,
     percentile,
@@ -175,10 +175,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="questions per window")
     parser.add_argument("--window", type=float, nargs="+", default=[2.0, 1.0])
     parser.add_argument("--clients", type=int, default=2, help="load-client processes")
-    parser.add_argument("--server", choices=SERVERS, default="uvicorn", help="the web server")
-    parser.add_argument(
-        "--web-processes", type=int, default=1, help="uvicorn workers sharing the port"
-    )
+    add_server_arguments(parser)
     args = parser.parse_args()
     django_setup()
     bench(
