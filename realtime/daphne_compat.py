@@ -29,6 +29,7 @@ from django.conf import settings
 
 from core.logs import REDACTED, RedactCredentials, redact
 from realtime import shutdown
+from realtime.limits import CLOSE_TOO_SLOW, TOO_SLOW
 
 logger = logging.getLogger(__name__)
 
@@ -82,10 +83,6 @@ def _drain_on_sigterm() -> None:
 
     # Read by the reactor when it installs its signal handlers, in reactor.run().
     reactor.sigTerm = sigterm
-
-
-CLOSE_TOO_SLOW = 1013
-TOO_SLOW = "too slow"
 
 
 def _unsent_bytes(transport: Any) -> int:

@@ -1,4 +1,6 @@
-"""Per-socket rate limit and per-user connection slots.
+"""Per-socket rate limit, per-user connection slots, and the close code of a client that
+does not read (its send buffer limit, WS_MAX_SEND_BUFFER_BYTES, is applied by the web
+server's adapter: realtime.uvicorn_compat, realtime.daphne_compat).
 
 Connection slots are counted across server processes in Redis: one sorted set per user
 whose members are connection ids scored by an expiry instant. Each process refreshes the
@@ -25,6 +27,9 @@ from core.redis import get_async_redis, redis_key
 from core.types import UserId
 
 logger = logging.getLogger(__name__)
+
+CLOSE_TOO_SLOW = 1013
+TOO_SLOW = "too slow"
 
 SLOT_TTL_SECONDS = 30
 SLOT_REFRESH_SECONDS = 10

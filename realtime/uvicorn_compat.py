@@ -31,11 +31,10 @@ from typing import Any
 from django.conf import settings
 
 from realtime import shutdown
+from realtime.limits import CLOSE_TOO_SLOW, TOO_SLOW
 
 logger = logging.getLogger(__name__)
 
-CLOSE_TOO_SLOW = 1013
-TOO_SLOW = "too slow"
 TEXT_FRAME = 0x81  # FIN and the text opcode
 
 # The last text framed, and its frame (one entry: a reply or a personalised event is

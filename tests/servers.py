@@ -193,10 +193,15 @@ def server_command(kind: str, port: int, host: str = "127.0.0.1") -> list[str]:
 class WebServer(ServiceProcess):
     """A web process (uvicorn as the Procfile runs it, or daphne) on a free port."""
 
-    def __init__(self, env: dict[str, str], kind: str = "uvicorn") -> None:
+    def __init__(
+        self, env: dict[str, str], kind: str = "uvicorn", extra_args: list[str] | None = None
+    ) -> None:
         self.port = free_port()
         self.kind = kind
-        super().__init__(kind, server_command(kind, self.port), env)
+        command = server_command(kind, self.port)
+        # Before the application's path; a flag given twice takes the later value.
+        command[-1:-1] = extra_args or []
+        super().__init__(kind, command, env)
 
     @property
     def http_url(self) -> str:

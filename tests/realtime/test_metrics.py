@@ -19,7 +19,7 @@ from tests.core.test_metrics import Samples, parse, value
 from tests.factories import contest_with_questions
 from tests.realtime.conftest import run
 from tests.realtime.daphne_client import open_socket
-from tests.servers import WebServer, child_env
+from tests.servers import SERVERS, WebServer, child_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -185,3 +185,24 @@ def test_two_web_processes_show_the_sum_of_their_figures(tmp_path: Path, partici
         assert value(samples, "contest_ws_events_received_total", event="ping") == 3
         assert value(samples, "contest_ws_events_sent_total", event="pong") == 3
     assert value(after, "contest_ws_events_received_total", event="ping") == 3
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_a_connection_lost_without_a_close_frame_is_counted_as_1006(
+    tmp_path: Path, participant, kind
+):
+    server = WebServer(child_env(PROMETHEUS_MULTIPROC_DIR=str(tmp_path)), kind=kind).start()
+    try:
+
+        async def scenario():
+            socket = await open_socket(server, access_token_for(participant))
+            assert (await socket.request("ping", {}))["event"] == "pong"
+            socket.ws.transport.abort()  # a network loss: no close frame, a reset
+            return await await_figures(
+                server, lambda s: value(s, "contest_ws_closes_total", code="1006") == 1
+            )
+
+        samples = run(scenario)
+        assert value(samples, "contest_ws_closes_total", code="1005") == 0
+    finally:
+        server.stop()

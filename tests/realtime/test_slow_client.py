@@ -81,6 +81,24 @@ def tcp_state(sock: socket.socket) -> int:
     return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
 
 
+def flood(contest: Contest) -> None:
+    """More room events than the kernel's buffers hold, sent as fast as they go."""
+
+    async def send_all() -> None:
+        for n in range(EVENTS):
+            await broadcast.asend_ephemeral(contest.pk, "timer_update", {"n": n, "p": PADDING})
+
+    run(send_all)
+
+
+def wait_until_reset(raw: socket.socket, timeout: float = 20) -> None:
+    """Without reading from it: until the server dropped the connection."""
+    deadline = time.monotonic() + timeout
+    while tcp_state(raw) != TCP_CLOSE:
+        assert time.monotonic() < deadline, "the server still holds the connection"
+        time.sleep(0.1)
+
+
 @pytest.mark.parametrize("kind", SERVERS)
 def test_a_client_that_never_reads_again_is_dropped_not_held(kind):
     # Its 1013 close frame waits behind the data it does not read, so it never answers the
@@ -89,21 +107,34 @@ def test_a_client_that_never_reads_again_is_dropped_not_held(kind):
     server = WebServer(child_env(WS_MAX_SEND_BUFFER_BYTES="65536"), kind=kind).start()
     try:
         with stuck_client(server, contest) as (raw, _):
-
-            async def flood():
-                for n in range(EVENTS):
-                    await broadcast.asend_ephemeral(
-                        contest.pk, "timer_update", {"n": n, "p": PADDING}
-                    )
-
-            run(flood)
+            flood(contest)
             server.wait_for_output("Closing a client that does not read (1013 too slow)")
             # Never read again: within the servers' close timeouts (daphne's 1 s, uvicorn's
             # 10 s) the connection is reset. (Held, it would stay established: checked by
             # making the adapter close instead of reset.)
-            deadline = time.monotonic() + 20
-            while tcp_state(raw) != TCP_CLOSE:
-                assert time.monotonic() < deadline, "the server still holds the connection"
-                time.sleep(0.1)
+            wait_until_reset(raw)
+    finally:
+        server.stop()
+
+
+# Pings every second, each to be answered within a second (the Procfile's: 30 s, 30 s).
+QUICK_PINGS = {
+    "uvicorn": ["--ws-ping-interval=1", "--ws-ping-timeout=1"],
+    "daphne": ["--ping-interval", "1", "--ping-timeout", "1"],
+}
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_a_client_that_stops_answering_pings_is_dropped_with_what_it_did_not_read(kind):
+    # Under a send buffer limit it never reaches, what the client did not read waits in
+    # the server's buffer: the ping timeout must end the connection all the same.
+    contest = contest_with_questions(questions=1)
+    env = child_env(WS_MAX_SEND_BUFFER_BYTES=str(64 * 2**20))
+    server = WebServer(env, kind=kind, extra_args=QUICK_PINGS[kind]).start()
+    try:
+        with stuck_client(server, contest) as (raw, _):
+            flood(contest)
+            wait_until_reset(raw)
+        assert "Closing a client that does not read" not in server.output()
     finally:
         server.stop()
