@@ -78,7 +78,9 @@ def test_make_run_plays_a_scheduled_contest_without_redis(tmp_path: Path):
     manage(env, "migrate", "--noinput")
     created = json.loads(manage(env, "shell", "-c", CREATE).strip().splitlines()[-1])
     server = WebServer(env).start()
-    player = Player(server.ws_url, created["token"], "A")
+    # The player answers after the first tick of each question: the one answer closes the
+    # question at once, which could otherwise come before the clock's first tick.
+    player = Player(server.ws_url, created["token"], "A", after_tick=True)
 
     async def scenario() -> None:
         game = asyncio.create_task(player.play(created["contest"]))

@@ -35,11 +35,14 @@ PLAY_ORDER = [
 
 class Player:
     """A participant on a real WebSocket: joins, answers every question with the choice
-    whose text is `pick`, and keeps every message the server sends until contest_end."""
+    whose text is `pick`, and keeps every message the server sends until contest_end.
+    With `after_tick`, it answers a question only once a `timer_update` for it arrived, so
+    a question that closes when everyone answered still shows the clock ticking."""
 
-    def __init__(self, ws_url: str, token: str, pick: str) -> None:
+    def __init__(self, ws_url: str, token: str, pick: str, *, after_tick: bool = False) -> None:
         self.url = f"{ws_url}?token={token}"
         self.pick = pick
+        self.after_tick = after_tick
         self.state: dict[str, Any] | None = None
         self.messages: list[dict[str, Any]] = []
         self.joined = asyncio.Event()
@@ -51,12 +54,21 @@ class Player:
             assert (reply["event"], reply.get("requestId")) == ("contest_state", "join"), reply
             self.state = reply["data"]
             self.joined.set()
+            unanswered: dict[str, Any] | None = None
             while True:
                 message = json.loads(await asyncio.wait_for(ws.recv(), RECEIVE_TIMEOUT))
                 self.messages.append(message)
                 if message["event"] == "question_broadcast":
-                    await ws.send(self._answer(message["data"]))
-                elif message["event"] == "contest_end":
+                    unanswered = message["data"]
+                ticked = (
+                    message["event"] == "timer_update"
+                    and unanswered is not None
+                    and message["data"]["questionId"] == unanswered["questionId"]
+                )
+                if unanswered is not None and (ticked or not self.after_tick):
+                    await ws.send(self._answer(unanswered))
+                    unanswered = None
+                if message["event"] == "contest_end":
                     return
 
     def _answer(self, question: dict[str, Any]) -> str:
