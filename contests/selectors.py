@@ -155,11 +155,16 @@ def live_board_rules(*, contest_id: ContestId) -> LiveBoardRules:
     )
     if contest is None:
         raise ContestNotFound()
+    return contest_board_rules(contest)
+
+
+def contest_board_rules(contest: Contest) -> LiveBoardRules:
+    """live_board_rules of a contest already read (with the fields that reads)."""
     # Only a started contest's questions are frozen (and cached); an upcoming one has no
     # answers, a finished one is ranked by its final standings.
     if contest.status != Contest.Status.ACTIVE:
         return LiveBoardRules(contest.status, contest.leaderboard_visible, False, None)
-    played = started_contest_questions(contest_id=contest_id)
+    played = started_contest_questions(contest_id=contest.pk)
     through = contest.live_board_through(len(played))
     counted = (
         None if through is None else [qid for qid, p in played.items() if p.position <= through]

@@ -237,9 +237,10 @@ def _board(contest_id: ContestId, status: str, limit: int) -> Board:
     return live_top(contest_id=contest_id, limit=limit)
 
 
-def leaderboard_top(*, contest_id: ContestId, limit: int) -> Board:
-    """{"top": [{rank, userId, displayName, score}], "totalParticipants"}."""
-    return _board(contest_id, _status(contest_id), limit)
+def leaderboard_top(*, contest_id: ContestId, limit: int, status: str | None = None) -> Board:
+    """{"top": [{rank, userId, displayName, score}], "totalParticipants"}. `status`: the
+    contest's, if the caller has just read it (one query less)."""
+    return _board(contest_id, status or _status(contest_id), limit)
 
 
 def _ranks(contest_id: ContestId, status: str, participant_ids: list[str]) -> Ranks:
@@ -267,13 +268,15 @@ def _ranks(contest_id: ContestId, status: str, participant_ids: list[str]) -> Ra
     return _read_live(client, cid, lambda: live.ranks(client, cid, participant_ids))
 
 
-def leaderboard_ranks(*, contest_id: ContestId, participant_ids: Iterable[ParticipantId]) -> Ranks:
+def leaderboard_ranks(
+    *, contest_id: ContestId, participant_ids: Iterable[ParticipantId], status: str | None = None
+) -> Ranks:
     """{participant id: {"rank", "score"}} for those of the ids on the board: one Redis
-    round trip (or one query) for any number of ids."""
+    round trip (or one query) for any number of ids. `status`: as for leaderboard_top."""
     ids = [str(pid) for pid in participant_ids]
     if not ids:
         return {}
-    return _ranks(contest_id, _status(contest_id), ids)
+    return _ranks(contest_id, status or _status(contest_id), ids)
 
 
 def leaderboard_live_ranks(
@@ -370,11 +373,19 @@ def final_standings(*, contest_id: ContestId) -> FinalStandings:
 class _LeaderboardSource:
     """What realtime.outbound.personalize reads: see its LeaderboardSource."""
 
-    def top(self, *, contest_id: ContestId, limit: int) -> Board:
-        return leaderboard_top(contest_id=contest_id, limit=limit)
+    def top(self, *, contest_id: ContestId, limit: int, status: str | None = None) -> Board:
+        return leaderboard_top(contest_id=contest_id, limit=limit, status=status)
 
-    def ranks(self, *, contest_id: ContestId, participant_ids: Iterable[ParticipantId]) -> Ranks:
-        return leaderboard_ranks(contest_id=contest_id, participant_ids=participant_ids)
+    def ranks(
+        self,
+        *,
+        contest_id: ContestId,
+        participant_ids: Iterable[ParticipantId],
+        status: str | None = None,
+    ) -> Ranks:
+        return leaderboard_ranks(
+            contest_id=contest_id, participant_ids=participant_ids, status=status
+        )
 
     def live_ranks(
         self, *, contest_id: ContestId, participant_ids: Iterable[ParticipantId]

@@ -41,6 +41,13 @@ def participant_register(
         if existing.is_removed:
             raise ParticipantRemoved()
         return existing, False
+    return _register_new(contest_id=contest_id, user=user, display_name=display_name)
+
+
+def _register_new(
+    *, contest_id: ContestId, user: User, display_name: str | None
+) -> tuple[Participant, bool]:
+    """participant_register for a user the caller just found unregistered."""
     try:
         with transaction.atomic():
             contest = contest_share_for_registration(contest_id)
@@ -115,7 +122,7 @@ def participant_join(*, contest_id: ContestId, user: User) -> Participant | None
         return None
     if contest.requires_registration:
         raise NotRegistered()
-    participant, _ = participant_register(contest_id=contest_id, user=user)
+    participant, _ = _register_new(contest_id=contest_id, user=user, display_name=None)
     return participant
 
 

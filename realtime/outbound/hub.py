@@ -25,6 +25,7 @@ import contextlib
 import logging
 import uuid
 import weakref
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -48,6 +49,7 @@ CLOSE_REMOVED_REASON = "removed from contest"
 class Member(Protocol):
     """What the hub needs of a socket (realtime.session.Session)."""
 
+    # Fixed while the member is in a room (the hub counts each participant's sockets).
     participant_id: str | None
     # While not None, room events are kept here instead of being sent: the socket is
     # building its reply to join_contest/resync and sends them after it.
@@ -77,6 +79,10 @@ class Hub:
     def __init__(self) -> None:
         self.layer = get_channel_layer()
         self.rooms: dict[str, set[Member]] = {}
+        # Per room, each participant's sockets here: whether a joiner is the participant's
+        # first socket, or a leaver their last, is then one lookup, not a scan of a room
+        # of 10,000 (docs/PERFORMANCE.md, "Joins").
+        self._sockets: dict[str, Counter[str]] = {}
         # Last room event delivered (or known to be covered) per contest: (seq, epoch).
         self.positions: dict[str, Position] = {}
         self._channel: str | None = None
@@ -114,14 +120,17 @@ class Hub:
         async with self._locked(contest_id):
             room = self.rooms.get(contest_id)
             if room is not None:
-                first_of_participant = not self._has_participant(room, member.participant_id)
+                if member in room:
+                    return
                 room.add(member)
-                if first_of_participant:
+                if self._seat(contest_id, member.participant_id, +1) == 1:
                     await self._present(contest_id, member.participant_id)
                 return
             # The room exists before the awaits below, so an event that arrives while the
             # group is being joined still reaches the member (held, then filtered by seq).
             room = self.rooms[contest_id] = {member}
+            self._sockets[contest_id] = Counter()
+            self._seat(contest_id, member.participant_id, +1)
             group = broadcast.group_name(contest_id)
             subscribed = False
             try:
@@ -133,8 +142,10 @@ class Hub:
                 # No half-built room: the next joiner must build it whole (group and
                 # position), not take it as it is.
                 room.discard(member)
+                self._seat(contest_id, member.participant_id, -1)
                 if not room:
                     del self.rooms[contest_id]
+                    del self._sockets[contest_id]
                     if subscribed:
                         # If this fails too, the hub only receives events it drops (the
                         # contest has no room) until the next join subscribes it again.
@@ -152,19 +163,28 @@ class Hub:
             if room is None or member not in room:
                 return
             room.discard(member)
-            if not self._has_participant(room, member.participant_id):
+            if self._seat(contest_id, member.participant_id, -1) == 0:
                 await self._absent(contest_id, member.participant_id)
             if room:
                 return
             del self.rooms[contest_id]
+            del self._sockets[contest_id]
             self.positions.pop(contest_id, None)
             await self.layer.group_discard(broadcast.group_name(contest_id), self._channel)
 
     # --- Presence -----------------------------------------------------------------------
 
-    @staticmethod
-    def _has_participant(room: set[Member], participant_id: str | None) -> bool:
-        return participant_id is not None and any(m.participant_id == participant_id for m in room)
+    def _seat(self, contest_id: str, participant_id: str | None, change: int) -> int | None:
+        """Count a participant's socket in or out of the room; returns how many they
+        have here now (None for a viewer, who is not counted)."""
+        if participant_id is None:
+            return None
+        sockets = self._sockets[contest_id]
+        sockets[participant_id] += change
+        left = sockets[participant_id]
+        if left <= 0:
+            del sockets[participant_id]
+        return left
 
     async def _present(self, contest_id: str, participant_id: str | None) -> None:
         if participant_id is None:
@@ -185,9 +205,7 @@ class Hub:
             logger.exception("Could not record a participant in contest %s's room", contest_id)
 
     async def _present_all(self, contest_id: str) -> None:
-        participants = {
-            m.participant_id for m in self.rooms.get(contest_id, ()) if m.participant_id
-        }
+        participants = set(self._sockets.get(contest_id, ()))
         await presence.arefresh(contest_id, participants, self.presence_token)
 
     async def _absent(self, contest_id: str, participant_id: str | None) -> None:

@@ -53,10 +53,15 @@ YOUR_RESULT_PLACEHOLDER = placeholder("yourResult")
 class LeaderboardSource(Protocol):
     """The reads of the leaderboard that the way out needs (leaderboard.selectors)."""
 
-    def top(self, *, contest_id: ContestId, limit: int) -> Board: ...
+    # `status`: the contest's, when the caller has just read it (saves reading it again).
+    def top(self, *, contest_id: ContestId, limit: int, status: str | None = None) -> Board: ...
 
     def ranks(
-        self, *, contest_id: ContestId, participant_ids: Iterable[ParticipantId]
+        self,
+        *,
+        contest_id: ContestId,
+        participant_ids: Iterable[ParticipantId],
+        status: str | None = None,
     ) -> Ranks: ...
 
     def live_ranks(

@@ -1,5 +1,7 @@
 """The contest_state snapshot (docs/PROTOCOL.md): a fixed handful of queries, none per
-participant or per question."""
+participant or per question. A started contest's questions come from the per-process
+cache of played questions (they no longer change), and the contest row is read once: a
+join storm builds thousands of these at once (docs/PERFORMANCE.md, "Joins")."""
 
 from __future__ import annotations
 
@@ -9,7 +11,12 @@ from django.conf import settings
 
 from contests.errors import ContestNotFound, ParticipantRemoved
 from contests.models import Contest, Participant, Question, Submission
-from contests.selectors import live_board_rules, question_results, question_stats
+from contests.selectors import (
+    contest_board_rules,
+    question_results,
+    question_stats,
+    started_contest_questions,
+)
 from core.time import db_now, iso
 from core.types import ContestId, ParticipantId
 from realtime.outbound import payloads
@@ -27,6 +34,20 @@ def _phase(contest: Contest) -> str:
     if contest.status == Contest.Status.ACTIVE:
         return PHASE_QUESTION if contest.question_open else PHASE_INTERMISSION
     return PHASE_FINISHED
+
+
+def _questions(contest: Contest) -> list[Question]:
+    """The contest's questions in play order. An upcoming contest's may still be edited,
+    so they are read; a started one's never change again (contests.selectors)."""
+    if contest.status == Contest.Status.UPCOMING:
+        # None is shown yet (questionIndex 0): what the state needs of them is their count
+        # and time limits.
+        return list(
+            Question.objects.filter(contest_id=contest.pk)
+            .order_by("order", "id")
+            .only("id", "order", "time_limit_seconds")
+        )
+    return [p.question for p in started_contest_questions(contest_id=contest.pk).values()]
 
 
 def contest_state(
@@ -51,19 +72,10 @@ def contest_state(
     ):
         raise ParticipantRemoved()
     now = db_now()
-    questions = list(
-        Question.objects.filter(contest_id=contest.pk)
-        .order_by("order", "id")
-        .only("id", "order", "time_limit_seconds")
-    )
+    questions = _questions(contest)
     index = contest.current_question_index
-    current: Question | None = None
-    if 1 <= index <= len(questions):
-        current = (
-            Question.objects.select_related("contest")
-            .prefetch_related("choices")
-            .get(pk=questions[index - 1].pk)
-        )
+    # With its choices (the cache prefetched them).
+    current = questions[index - 1] if 1 <= index <= len(questions) else None
     phase = _phase(contest)
 
     current_question = None
@@ -99,18 +111,22 @@ def contest_state(
             # While its question is open, a contest that reveals on close keeps the grade.
             graded = not (contest.reveals_on_close and phase == PHASE_QUESTION)
             your_submission = payloads.your_submission_payload(submission, graded=graded)
-    rules = live_board_rules(contest_id=contest.pk)
+    rules = contest_board_rules(contest)
     board = you = None
     # A hidden board shows players nothing until the final standings.
     if rules.visible or contest.status not in (Contest.Status.UPCOMING, Contest.Status.ACTIVE):
-        top = leaderboard().top(contest_id=contest.pk, limit=settings.LEADERBOARD_TOP_N)
+        top = leaderboard().top(
+            contest_id=contest.pk, limit=settings.LEADERBOARD_TOP_N, status=contest.status
+        )
         board = {
             "top": top["top"],
             "totalParticipants": top["totalParticipants"],
             "frozen": rules.frozen,
         }
         if participant is not None:
-            ranks = leaderboard().ranks(contest_id=contest.pk, participant_ids=[participant])
+            ranks = leaderboard().ranks(
+                contest_id=contest.pk, participant_ids=[participant], status=contest.status
+            )
             you = ranks.get(participant)
     return {
         "contestId": str(contest.pk),

@@ -19,7 +19,7 @@ from leaderboard import live
 from leaderboard.selectors import leaderboard_ranks, leaderboard_top
 from realtime import db, session
 from realtime.db import run_in_db_thread
-from realtime.outbound import broadcast, hub, payloads
+from realtime.outbound import broadcast, hub, payloads, presence
 from tests.factories import ContestFactory, UserFactory, contest_with_questions, open_question
 from tests.realtime.conftest import TIMEOUT, connected, member_holding_events, nothing_more, run
 
@@ -281,6 +281,26 @@ def test_the_hub_leaves_a_contest_group_with_its_last_socket(participant, outsid
         return str(contest.pk) in running.rooms
 
     assert run(scenario) is False
+
+
+def test_a_participant_stays_in_the_room_registry_until_their_last_socket_leaves(participant):
+    contest = ContestFactory()
+
+    def in_room() -> set[str]:
+        return presence.joined_participants(contest_id=contest.pk)
+
+    async def scenario():
+        async with connected(participant) as one:
+            await one.join(contest.pk)
+            async with connected(participant) as two:
+                await two.join(contest.pk)
+                with_two = await asyncio.to_thread(in_room)
+            with_one = await asyncio.to_thread(in_room)
+        return with_two, with_one, await asyncio.to_thread(in_room)
+
+    with_two, with_one, with_none = run(scenario)
+    joined = {str(contest.participants.get(user=participant).pk)}
+    assert (with_two, with_one, with_none) == (joined, joined, set())
 
 
 @override_settings(WS_CATCH_UP_INTERVAL_SECONDS=0.5)

@@ -32,7 +32,9 @@ def test_the_snapshot_costs_the_same_for_a_small_and_a_large_contest():
     small, _ = queries_for_state(questions=2, participants=1)
     large, state = queries_for_state(questions=30, participants=40)
     assert small == large
-    assert large <= 10
+    # The contest, the removal check, the clock and the participant's answer: the
+    # questions come from the cache of a started contest's, the board from Redis.
+    assert large <= 4
     assert state["leaderboard"]["totalParticipants"] == 40
 
 
