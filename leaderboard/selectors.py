@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import redis
-from django.db.models import Count, F, Q, QuerySet, Sum, Window
+from django.db.models import Count, F, Max, Q, QuerySet, Sum, Window
 from django.db.models.functions import Coalesce, RowNumber
 
 from accounts.models import User
@@ -222,7 +222,11 @@ def _final_top(contest_id: ContestId, limit: int) -> Board:
             "rank", "participant__user_id", "participant__display_name", "score"
         )
     ]
-    return {"top": top, "totalParticipants": rows.count()}
+    # Ranks are 1..N without gaps (ROW_NUMBER, unique per contest): the highest is the
+    # count, read from the end of the (contest, rank) index instead of counting N rows
+    # (15 ms at 10,000 in the completing transaction, for contest_end).
+    total = rows.aggregate(total=Max("rank"))["total"] or 0
+    return {"top": top, "totalParticipants": total}
 
 
 def _board(contest_id: ContestId, status: str, limit: int) -> Board:

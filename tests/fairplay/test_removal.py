@@ -23,6 +23,7 @@ from contests.services import (
 from core.redis import get_redis
 from leaderboard import live
 from leaderboard.models import FinalStanding
+from leaderboard.selectors import leaderboard_top
 from leaderboard.services import final_standings_write
 from tests.conftest import client_for
 from tests.factories import UserFactory, contest_with_questions, open_question
@@ -153,6 +154,7 @@ def test_removing_from_a_completed_contest_rewrites_its_final_standings():
 
     standings = FinalStanding.objects.filter(contest=contest).order_by("rank")
     assert [(s.rank, s.participant.display_name) for s in standings] == [(1, "Ada"), (2, "Cy")]
+    assert leaderboard_top(contest_id=contest.pk, limit=10)["totalParticipants"] == 2
 
 
 def test_a_cancelled_contest_has_no_standings_to_remove_anyone_from(organizer):

@@ -8,7 +8,7 @@ from contests.models import Contest
 from core.redis import get_redis
 from leaderboard import live
 from leaderboard.models import FinalStanding
-from leaderboard.selectors import leaderboard_ranks, totals_from_database
+from leaderboard.selectors import leaderboard_ranks, leaderboard_top, totals_from_database
 from leaderboard.services import final_standings_write, leaderboard_record
 from tests.leaderboard.conftest import (
     active_contest,
@@ -67,6 +67,18 @@ def test_writing_twice_keeps_one_row_per_participant():
     final_standings_write(contest_id=contest.pk)
 
     assert FinalStanding.objects.filter(contest=contest).count() == 1
+
+
+def test_the_completed_board_counts_every_standing_and_an_empty_contest_as_none():
+    contest, empty = active_contest(), active_contest()
+    for name in "ABC":
+        join(contest, name)
+
+    complete(contest)
+    complete(empty)
+
+    assert leaderboard_top(contest_id=contest.pk, limit=1)["totalParticipants"] == 3
+    assert leaderboard_top(contest_id=empty.pk, limit=1) == {"top": [], "totalParticipants": 0}
 
 
 def test_it_drops_the_live_set_once_the_completion_commits(django_capture_on_commit_callbacks):
