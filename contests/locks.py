@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
+from django.db.models import Q
 
-from contests.models import Contest, Participant
+from contests.models import Contest, Participant, Question, Submission
 from core.locks import advisory_xact_lock
 from core.time import db_now
-from core.types import ContestId, UserId
+from core.types import ContestId, QuestionId, UserId
 
 
 def _postgresql() -> bool:
@@ -70,7 +71,8 @@ def registrations_serialize(contest_id: ContestId) -> None:
 @dataclass(frozen=True)
 class LiveStateView:
     """What an answer is judged against: the contest's live state, the database's clock,
-    and the answering user's participant id (None if not registered)."""
+    the answering user's participant id (None if not registered), and their answer to the
+    question played just before the answered one (its streak continues)."""
 
     status: str
     current_question_index: int
@@ -88,10 +90,22 @@ class LiveStateView:
     now: datetime
     participant_id: uuid.UUID | None
     participant_removed_at: datetime | None
+    # (is_correct, streak) of that earlier answer; None if there is none.
+    previous_is_correct: bool | None
+    previous_streak: int | None
+
+    @property
+    def previous_answer(self) -> tuple[bool, int] | None:
+        if self.previous_is_correct is None or self.previous_streak is None:
+            return None
+        return self.previous_is_correct, self.previous_streak
 
 
-def contest_share_live_state(contest_id: ContestId, user_id: UserId) -> LiveStateView | None:
-    """The live state FOR SHARE, with the clock and the participant id, in one round trip:
+def contest_share_live_state(
+    contest_id: ContestId, user_id: UserId, question_id: QuestionId
+) -> LiveStateView | None:
+    """The live state FOR SHARE, with the clock, the participant id and their answer to
+    the question before `question_id` (play order: `order`, then id), in one round trip:
     this is the hot path of a contest. Submissions do not block each other, but closing
     the question (which locks the row) waits for those in flight, so the question's stats
     count exactly the answers that were accepted."""
@@ -102,11 +116,21 @@ def contest_share_live_state(contest_id: ContestId, user_id: UserId) -> LiveStat
                 " c.question_started_at, c.question_deadline, c.question_closed_at,"
                 " c.paused_at, c.ended_at, c.scoring_mode,"
                 " c.answer_reveal, c.leaderboard_freeze_last, c.close_when_all_answered,"
-                " c.streak_bonus, clock_timestamp(), p.id, p.removed_at"
+                " c.streak_bonus, clock_timestamp(), p.id, p.removed_at,"
+                " previous.is_correct, previous.streak"
                 " FROM contests_contest c LEFT JOIN contests_participant p"
                 " ON p.contest_id = c.id AND p.user_id = %s"
+                " LEFT JOIN LATERAL ("
+                "  SELECT s.is_correct, s.streak FROM contests_question q"
+                "  JOIN LATERAL (SELECT b.id FROM contests_question b"
+                '   WHERE b.contest_id = q.contest_id AND (b."order", b.id) < (q."order", q.id)'
+                '   ORDER BY b."order" DESC, b.id DESC LIMIT 1) before ON true'
+                "  JOIN contests_submission s"
+                "  ON s.question_id = before.id AND s.participant_id = p.id"
+                "  WHERE q.id = %s AND q.contest_id = c.id"
+                " ) previous ON true"
                 " WHERE c.id = %s FOR SHARE OF c",
-                [str(user_id), str(contest_id)],
+                [str(user_id), str(question_id), str(contest_id)],
             )
             row = cursor.fetchone()
         return LiveStateView(*row) if row else None
@@ -134,7 +158,33 @@ def contest_share_live_state(contest_id: ContestId, user_id: UserId) -> LiveStat
         contest.streak_bonus,
         db_now(),
         *(participant or (None, None)),
+        *(_previous_answer(contest, participant[0], question_id) if participant else (None, None)),
     )
+
+
+def _previous_answer(
+    contest: Contest, participant_id: uuid.UUID, question_id: QuestionId
+) -> tuple[bool | None, int | None]:
+    """The embedded mode's reading of the lateral join above."""
+    questions = Question.objects.filter(contest=contest)
+    answered = questions.filter(pk=question_id).values_list("order", "id").first()
+    if answered is None:
+        return None, None
+    order, pk = answered
+    before = (
+        questions.filter(Q(order__lt=order) | Q(order=order, id__lt=pk))
+        .order_by("-order", "-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    if before is None:
+        return None, None
+    found = (
+        Submission.objects.filter(participant_id=participant_id, question_id=before)
+        .values_list("is_correct", "streak")
+        .first()
+    )
+    return found or (None, None)
 
 
 def contest_share_if_active(contest_id: ContestId) -> bool:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,21 +47,6 @@ class SubmissionOutcome:
     all_answered: bool = False
 
 
-def _previous_answer(
-    participant_id: uuid.UUID, played: PlayedQuestion, questions: dict[str, PlayedQuestion]
-) -> tuple[bool, int] | None:
-    """(is_correct, streak) of the participant's answer to the question played just
-    before this one; None if there is none or they did not answer it."""
-    previous = next((p for p in questions.values() if p.position == played.position - 1), None)
-    if previous is None:
-        return None
-    return (
-        Submission.objects.filter(participant_id=participant_id, question_id=previous.question.pk)
-        .values_list("is_correct", "streak")
-        .first()
-    )
-
-
 def _moves_live_board(state: LiveStateView, played: PlayedQuestion, total: int) -> bool:
     """Whether this answer reaches the live board now (else the close brings it, or the
     final standings: the frozen zone)."""
@@ -101,13 +85,13 @@ def submission_create(
     during the pause is timed at the moment of the pause. An answer that arrived while its
     question was open but could be judged only after it closed gets ServiceUnavailable
     (retry), never a false "deadline passed".
-    Four statements: the live state, the insert, the participant's new totals (for the
-    reply and the leaderboard; not when the contest reveals on close) and the commit,
-    plus the previous question's answer for a correct one (the streak).
+    Four statements: the live state (with the participant's answer to the previous
+    question, for the streak), the insert, the participant's new totals (for the reply
+    and the leaderboard; not when the contest reveals on close) and the commit.
     """
     try:
         with transaction.atomic():
-            state = contest_share_live_state(contest_id, user.pk)
+            state = contest_share_live_state(contest_id, user.pk, question_id)
             if state is None:
                 raise ContestNotFound()
             arrival = _arrival(state.now, received)
@@ -133,8 +117,7 @@ def submission_create(
             # Opening a question sets its start, and nothing clears it while it is open.
             assert state.question_started_at is not None
             response_ms = max(0, int((clock - state.question_started_at).total_seconds() * 1000))
-            previous = _previous_answer(participant_id, played, questions) if is_correct else None
-            streak = grading.streak_after(is_correct=is_correct, previous=previous)
+            streak = grading.streak_after(is_correct=is_correct, previous=state.previous_answer)
             points = grading.points_for(
                 question=question,
                 scoring_mode=state.scoring_mode,
