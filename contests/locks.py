@@ -142,6 +142,12 @@ def contest_share_live_state(
         .values_list("pk", "removed_at")
         .first()
     )
+    participant_id, removed_at = participant or (None, None)
+    previous_is_correct, previous_streak = (
+        _previous_answer(contest, participant_id, question_id)
+        if participant_id is not None
+        else (None, None)
+    )
     return LiveStateView(
         contest.status,
         contest.current_question_index,
@@ -157,8 +163,10 @@ def contest_share_live_state(
         contest.close_when_all_answered,
         contest.streak_bonus,
         db_now(),
-        *(participant or (None, None)),
-        *(_previous_answer(contest, participant[0], question_id) if participant else (None, None)),
+        participant_id,
+        removed_at,
+        previous_is_correct,
+        previous_streak,
     )
 
 
