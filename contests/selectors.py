@@ -159,7 +159,8 @@ def live_board_rules(*, contest_id: ContestId) -> LiveBoardRules:
 
 
 def contest_board_rules(contest: Contest) -> LiveBoardRules:
-    """live_board_rules of a contest already read (with the fields that reads)."""
+    """live_board_rules of a contest the caller has read already (at least the fields
+    live_board_rules reads)."""
     # Only a started contest's questions are frozen (and cached); an upcoming one has no
     # answers, a finished one is ranked by its final standings.
     if contest.status != Contest.Status.ACTIVE:

@@ -280,11 +280,11 @@ def _broadcast_or_mark(client: redis.Redis | None, cid: str) -> None:
 
 
 @transaction.atomic
-def final_standings_write(*, contest_id: ContestId) -> None:
+def final_standings_write(*, contest_id: ContestId) -> int:
     """Store every participant's final place, computed from the database with the ranking
     rule. Runs inside the transaction that completes the contest: one INSERT … SELECT, so
     contest_end is not held back by 10,000 rows built in Python (docs/PERFORMANCE.md,
-    "Leaderboard")."""
+    "Leaderboard"). Returns the number of standings written."""
     FinalStanding.objects.filter(contest_id=contest_id).delete()
     select, params = selectors.final_standings_query(contest_id=contest_id)
     quote = connection.ops.quote_name
@@ -300,7 +300,9 @@ def final_standings_write(*, contest_id: ContestId) -> None:
     into = f"{quote(FinalStanding._meta.db_table)} ({', '.join(map(quote, columns))})"
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {into} {select}", params)
+        written = cursor.rowcount
     transaction.on_commit(lambda: _drop_live(str(contest_id)))
+    return written
 
 
 def leaderboard_discard(*, contest_id: ContestId) -> None:

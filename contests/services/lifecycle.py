@@ -36,7 +36,7 @@ from core.periodic import run_task_at
 from core.time import db_now
 from core.types import ContestId, QuestionId
 from leaderboard.ranking import Totals
-from leaderboard.selectors import leaderboard_top, totals_from_database
+from leaderboard.selectors import final_top, totals_from_database
 from leaderboard.services import (
     final_standings_write,
     leaderboard_broadcast_now,
@@ -253,10 +253,9 @@ def _contest_complete(contest: Contest, now: datetime) -> None:
     contest.paused_at = None
     contest.save(update_fields=_LIVE_FIELDS)
     metrics.transition("complete")
-    final_standings_write(contest_id=contest.pk)
-    emit.contest_end(
-        contest, board=leaderboard_top(contest_id=contest.pk, limit=settings.LEADERBOARD_TOP_N)
-    )
+    written = final_standings_write(contest_id=contest.pk)
+    board = final_top(contest_id=contest.pk, limit=settings.LEADERBOARD_TOP_N, total=written)
+    emit.contest_end(contest, board=board)
 
 
 def _contest_advance(*, contest_id: ContestId, now: datetime | None) -> bool:

@@ -51,9 +51,10 @@ YOUR_RESULT_PLACEHOLDER = placeholder("yourResult")
 
 
 class LeaderboardSource(Protocol):
-    """The reads of the leaderboard that the way out needs (leaderboard.selectors)."""
+    """The reads of the leaderboard that the way out needs (leaderboard.selectors).
+    `status` (top, ranks): the contest's, when the caller has just read it, which saves
+    reading it again."""
 
-    # `status`: the contest's, when the caller has just read it (saves reading it again).
     def top(self, *, contest_id: ContestId, limit: int, status: str | None = None) -> Board: ...
 
     def ranks(

@@ -81,6 +81,28 @@ def test_the_completed_board_counts_every_standing_and_an_empty_contest_as_none(
     assert leaderboard_top(contest_id=empty.pk, limit=1) == {"top": [], "totalParticipants": 0}
 
 
+def test_a_read_that_took_the_status_before_the_completion_gets_the_final_board(
+    django_capture_on_commit_callbacks,
+):
+    """A join's snapshot reads the contest, then the board: a completion that commits in
+    between has dropped the live set for good, and the final standings answer."""
+    contest = active_contest()
+    question = contest.ordered_questions()[0]
+    ann, bob = join(contest, "Ann"), join(contest, "Bob")
+    answer(bob, question, points=900, ms=1000)
+    redis_order(contest)  # the live set is built
+
+    with django_capture_on_commit_callbacks(execute=True):
+        complete(contest)
+
+    board = leaderboard_top(contest_id=contest.pk, limit=5, status=Contest.Status.ACTIVE)
+    ranks = leaderboard_ranks(
+        contest_id=contest.pk, participant_ids=[ann.pk], status=Contest.Status.ACTIVE
+    )
+    assert [(e["rank"], e["displayName"]) for e in board["top"]] == [(1, "Bob"), (2, "Ann")]
+    assert ranks == {str(ann.pk): {"rank": 2, "score": 0}}
+
+
 def test_it_drops_the_live_set_once_the_completion_commits(django_capture_on_commit_callbacks):
     contest = active_contest()
     join(contest, "Ann")
