@@ -81,6 +81,22 @@ def test_the_completed_board_counts_every_standing_and_an_empty_contest_as_none(
     assert leaderboard_top(contest_id=empty.pk, limit=1) == {"top": [], "totalParticipants": 0}
 
 
+def test_a_deleted_account_leaves_the_completed_board_counting_those_left():
+    """Deleting a user deletes their standing and leaves a gap in the ranks."""
+    contest = active_contest()
+    question = contest.ordered_questions()[0]
+    players = [join(contest, name) for name in "ABC"]
+    for player, points in zip(players, (900, 500, 100), strict=True):
+        answer(player, question, points=points)
+    complete(contest)
+
+    players[1].user.delete()
+
+    board = leaderboard_top(contest_id=contest.pk, limit=5)
+    assert [e["rank"] for e in board["top"]] == [1, 3]
+    assert board["totalParticipants"] == 2
+
+
 def test_a_read_that_took_the_status_before_the_completion_gets_the_final_board(
     django_capture_on_commit_callbacks,
 ):
