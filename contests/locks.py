@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Q
 
-from contests.models import Contest, Participant, Question, Submission
+from contests.models import Contest, Participant, Submission
+from contests.selectors import started_contest_questions
 from core.locks import advisory_xact_lock
 from core.time import db_now
 from core.types import ContestId, QuestionId, UserId
@@ -105,8 +105,8 @@ def contest_share_live_state(
     contest_id: ContestId, user_id: UserId, question_id: QuestionId
 ) -> LiveStateView | None:
     """The live state FOR SHARE, with the clock, the participant id and their answer to
-    the question before `question_id` (play order: `order`, then id), in one round trip:
-    this is the hot path of a contest. Submissions do not block each other, but closing
+    the question before `question_id` in play order (`order`, unique per contest), in one
+    round trip: this is the hot path of a contest. Submissions do not block each other, but closing
     the question (which locks the row) waits for those in flight, so the question's stats
     count exactly the answers that were accepted."""
     if _postgresql():
@@ -123,8 +123,8 @@ def contest_share_live_state(
                 " LEFT JOIN LATERAL ("
                 "  SELECT s.is_correct, s.streak FROM contests_question q"
                 "  JOIN LATERAL (SELECT b.id FROM contests_question b"
-                '   WHERE b.contest_id = q.contest_id AND (b."order", b.id) < (q."order", q.id)'
-                '   ORDER BY b."order" DESC, b.id DESC LIMIT 1) before ON true'
+                '   WHERE b.contest_id = q.contest_id AND b."order" < q."order"'
+                '   ORDER BY b."order" DESC LIMIT 1) before ON true'
                 "  JOIN contests_submission s"
                 "  ON s.question_id = before.id AND s.participant_id = p.id"
                 "  WHERE q.id = %s AND q.contest_id = c.id"
@@ -173,22 +173,20 @@ def contest_share_live_state(
 def _previous_answer(
     contest: Contest, participant_id: uuid.UUID, question_id: QuestionId
 ) -> tuple[bool | None, int | None]:
-    """The embedded mode's reading of the lateral join above."""
-    questions = Question.objects.filter(contest=contest)
-    answered = questions.filter(pk=question_id).values_list("order", "id").first()
-    if answered is None:
+    """The embedded mode's reading of the lateral join above. Only an active contest takes
+    answers, and its played questions (with their positions) are cached."""
+    if contest.status != Contest.Status.ACTIVE:
         return None, None
-    order, pk = answered
-    before = (
-        questions.filter(Q(order__lt=order) | Q(order=order, id__lt=pk))
-        .order_by("-order", "-id")
-        .values_list("id", flat=True)
-        .first()
+    questions = started_contest_questions(contest_id=contest.pk)
+    answered = questions.get(str(question_id))
+    before = next(
+        (p for p in questions.values() if answered and p.position == answered.position - 1),
+        None,
     )
     if before is None:
         return None, None
     found = (
-        Submission.objects.filter(participant_id=participant_id, question_id=before)
+        Submission.objects.filter(participant_id=participant_id, question_id=before.question.pk)
         .values_list("is_correct", "streak")
         .first()
     )
