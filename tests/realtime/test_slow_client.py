@@ -31,15 +31,16 @@ PADDING = "x" * 60_000  # 120 events of 60 KB: more than the kernel's buffers ho
 def stuck_client(server: WebServer, contest: Contest) -> Iterator[tuple[socket.socket, Any]]:
     """A joined client that stops reading: a tiny receive window, and the client library
     stops reading after one message, so what the server writes for it piles up on the
-    server's side. Yields its TCP socket and its WebSocket."""
+    server's side. Yields a probe of its TCP socket (a second descriptor of it, which
+    stays open when the client library closes its own on a reset) and its WebSocket."""
     raw = socket.socket()
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     raw.connect(("127.0.0.1", server.port))
     url = f"{server.ws_url}?token={access_token_for(UserFactory())}"
-    with connect_sync(url, sock=raw, max_queue=1) as slow:
+    with raw.dup() as probe, connect_sync(url, sock=raw, max_queue=1) as slow:
         slow.send(f'{{"event": "join_contest", "data": {{"contestId": "{contest.pk}"}}}}')
         assert '"contest_state"' in slow.recv(timeout=15)
-        yield raw, slow
+        yield probe, slow
 
 
 @pytest.mark.parametrize("kind", SERVERS)
@@ -91,10 +92,10 @@ def flood(contest: Contest) -> None:
     run(send_all)
 
 
-def wait_until_reset(raw: socket.socket, timeout: float = 20) -> None:
+def wait_until_reset(probe: socket.socket, timeout: float = 20) -> None:
     """Without reading from it: until the server dropped the connection."""
     deadline = time.monotonic() + timeout
-    while tcp_state(raw) != TCP_CLOSE:
+    while tcp_state(probe) != TCP_CLOSE:
         assert time.monotonic() < deadline, "the server still holds the connection"
         time.sleep(0.1)
 
@@ -106,13 +107,13 @@ def test_a_client_that_never_reads_again_is_dropped_not_held(kind):
     contest = contest_with_questions(questions=1)
     server = WebServer(child_env(WS_MAX_SEND_BUFFER_BYTES="65536"), kind=kind).start()
     try:
-        with stuck_client(server, contest) as (raw, _):
+        with stuck_client(server, contest) as (probe, _):
             flood(contest)
             server.wait_for_output("Closing a client that does not read (1013 too slow)")
             # Never read again: within the servers' close timeouts (daphne's 1 s, uvicorn's
             # 10 s) the connection is reset. (Held, it would stay established: checked by
             # making the adapter close instead of reset.)
-            wait_until_reset(raw)
+            wait_until_reset(probe)
     finally:
         server.stop()
 
@@ -132,9 +133,9 @@ def test_a_client_that_stops_answering_pings_is_dropped_with_what_it_did_not_rea
     env = child_env(WS_MAX_SEND_BUFFER_BYTES=str(64 * 2**20))
     server = WebServer(env, kind=kind, extra_args=QUICK_PINGS[kind]).start()
     try:
-        with stuck_client(server, contest) as (raw, _):
+        with stuck_client(server, contest) as (probe, _):
             flood(contest)
-            wait_until_reset(raw)
+            wait_until_reset(probe)
         assert "Closing a client that does not read" not in server.output()
     finally:
         server.stop()
